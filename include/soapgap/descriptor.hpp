@@ -1,0 +1,56 @@
+// One descriptor interface for fitting, prediction and the similarity tools: a descriptor maps
+// a structure to per-environment vectors and, on request, their derivatives with respect to
+// every atom position (forces) together with the image-shifted relative positions (virial).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "soapgap/neighbours.hpp"
+#include "soapgap/options.hpp"
+#include "soapgap/structure.hpp"
+
+namespace soapgap {
+
+struct DescriptorData {
+  int dim = 0;
+  RowMatrixXd values;              // n_env x dim
+  std::vector<int> ci_offset{0};   // energy of env e is shared equally by atoms ci[ci_offset[e]..ci_offset[e+1])
+  std::vector<int> ci;
+  std::vector<double> cutoff;      // covariance cutoff of each environment (1 for SOAP)
+  // Gradients (empty unless requested). Entry g of environment e (g in [grad_offset[e], grad_offset[e+1])):
+  std::vector<int> grad_offset{0};
+  std::vector<int> grad_atom;      // atom whose position is differentiated
+  Positions grad_rel;              // r_atom (image) - r_centre, for the virial
+  RowMatrixXd grad_values;         // row 3g+c: d values / d r_{atom,c}
+  Positions grad_cutoff;           // d cutoff / d r_atom
+  int size() const { return static_cast<int>(values.rows()); }
+  bool has_gradients() const { return values.rows() > 0 && static_cast<Eigen::Index>(grad_offset.size()) == values.rows() + 1; }
+};
+
+class Descriptor {
+ public:
+  virtual ~Descriptor() = default;
+  virtual std::string kind() const = 0;
+  virtual int dimension() const = 0;
+  virtual double cutoff() const = 0;
+  // QUIP-style string that reconstructs this descriptor exactly.
+  virtual std::string to_string() const = 0;
+  virtual DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const = 0;
+  // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
+  // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds
+  // the full gradients; descriptors with cheaper reverse-mode derivatives override it.
+  virtual void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
+                                 const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
+                                 Positions& forces, Eigen::Matrix3d& virial) const;
+};
+
+// Build from a QUIP-style string ("soap n_max=8 l_max=6 ...", "distance_2b cutoff=5 ...").
+// Throws soapgap::Error naming the parameter for impossible values.
+std::unique_ptr<Descriptor> make_descriptor(const Options& opts);
+std::unique_ptr<Descriptor> make_descriptor(const std::string& text);
+
+// The descriptor strings a gap_fit-style `add_species=T` expands to, for the species present.
+std::vector<std::string> expand_species(const Options& opts, const std::vector<int>& species);
+
+}  // namespace soapgap

@@ -1,0 +1,51 @@
+// Sparse GP training from total energies, forces and virials (gap_fit semantics).
+// The stacked, noise-weighted system [Λ^{-1/2} K_nm ; Lᵀ] α ≈ [Λ^{-1/2} y ; 0] (K_mm = L Lᵀ)
+// is solved by a streaming QR: training rows are assembled block by block and folded into the
+// M x M triangular factor, so peak memory is O(M² + block·M + environments·d), never O(N·M).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "soapgap/potential.hpp"
+#include "soapgap/sparse_selection.hpp"
+
+namespace soapgap {
+
+struct FitOptions {
+  std::vector<std::string> gap;  // one descriptor+kernel string per term, e.g. "soap n_max=8 ... delta=0.2 zeta=4 n_sparse=200"
+  std::array<double, 3> default_sigma{0.002, 0.1, 0.05};                // E (eV/atom), F (eV/Å), V (eV/atom)
+  std::map<std::string, std::array<double, 3>> config_type_sigma;      // per config_type overrides
+  bool sigma_per_atom = true;   // energy and virial sigmas scale with sqrt(N_atoms) (gap_fit default)
+  std::map<int, double> e0;     // given per-species e0; if empty, e0_method decides
+  std::string e0_method = "isolated";  // isolated | average
+  double e0_offset = 0.0;
+  double sparse_jitter = 1e-10;
+  std::string energy_key = "energy", force_key = "forces", virial_key = "virial", stress_key = "stress";
+  std::string config_type_key = "config_type";
+  std::string sigma_prefix = "";  // per-frame absolute sigmas: <prefix>energy_sigma, force_sigma, virial_sigma
+  std::uint64_t seed = 0;
+  int block_rows = 0;             // rows per QR block; 0 = automatic
+  std::function<void(const std::string&)> log;  // progress output (may be empty)
+};
+
+// Parses a gap_fit `gap={...}` value ("soap ... : distance_2b ...") into its terms.
+std::vector<std::string> split_gap_string(const std::string& gap);
+
+Potential fit(const std::vector<Structure>& frames, const FitOptions& opt);
+
+// Training targets of one frame, as used by fit() (exposed for evaluation tools).
+struct FrameTargets {
+  bool has_energy = false, has_forces = false, has_virial = false;
+  double energy = 0.0;          // total, eV (e0 not subtracted)
+  Positions forces;
+  Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
+  std::array<double, 3> sigma{0, 0, 0};  // absolute sigmas actually used (E total, F, V total)
+  std::string config_type = "default";
+};
+FrameTargets frame_targets(const Structure& s, const FitOptions& opt);
+
+}  // namespace soapgap

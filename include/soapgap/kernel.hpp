@@ -1,0 +1,37 @@
+// Environment kernels against a set of sparse points (QUIP gp_predict.F90 conventions):
+//   dot_product:  k(x, s) = (delta² (x·s)^zeta + f0²) c_s
+//   gaussian:     k(x, s) = (delta² exp(-½ Σ_d ((x_d - s_d)/theta_d)²) + f0²) c_s
+// where c_s is the sparse point's covariance cutoff (1 for SOAP).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "soapgap/structure.hpp"
+
+namespace soapgap {
+
+struct Kernel {
+  enum class Type { DotProduct, Gaussian };
+  Type type = Type::DotProduct;
+  double delta = 1.0;
+  double f0 = 0.0;
+  double zeta = 1.0;
+  Eigen::VectorXd theta;  // gaussian length scales, one per dimension
+
+  static Type parse_type(const std::string& name);  // dot_product | gaussian | ard_se
+  std::string type_name() const;
+
+  // n x M matrix k(x_i, s_j) for rows x of X against rows of S, times sparse cutoffs c.
+  RowMatrixXd matrix(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const;
+  // Prior covariance k(x_i, x_j) between environments (no sparse cutoff).
+  RowMatrixXd prior(const RowMatrixXd& X, const RowMatrixXd& Y) const;
+  // For each row x_i: sum_s w_is dk(x_i, s)/dx  (n x d), given W (n x M) and K = matrix(X, S, c).
+  RowMatrixXd weighted_gradient(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
+                                const RowMatrixXd& K, const RowMatrixXd& W) const;
+  // Rows d k(x_e, s)/d r for descriptor gradient rows G (3g x d) of environment rows `env`:
+  // returns (3g x M) with entry (r, s) = G_r · dk(x_env(r), s)/dx.
+  RowMatrixXd gradient_rows(const RowMatrixXd& X, const std::vector<int>& env_of_row, const RowMatrixXd& G,
+                            const RowMatrixXd& S, const Eigen::VectorXd& c, const RowMatrixXd& K) const;
+};
+
+}  // namespace soapgap

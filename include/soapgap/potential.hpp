@@ -1,0 +1,58 @@
+// A GAP potential: a sum over descriptors ("coordinates", as in QUIP) of sparse-GP local
+// energies plus per-species e0. Predicts energy, forces, virial, per-atom energies and the
+// predicted standard deviation of local and total energies (DESIGN.md):
+//   σ²(x) = k(x,x) - k_xm K_mm⁻¹ k_mx + k_xm Σ k_mx,  Σ = (K_mm + K_mn Λ⁻¹ K_nm)⁻¹ = (RᵀR)⁻¹.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "soapgap/descriptor.hpp"
+#include "soapgap/kernel.hpp"
+
+namespace soapgap {
+
+struct Coordinate {
+  std::string descriptor_string;           // QUIP-style, reconstructs the descriptor
+  std::shared_ptr<const Descriptor> descriptor;
+  Kernel kernel;
+  RowMatrixXd sparse;                      // M x d sparse environments
+  Eigen::VectorXd sparse_cutoff;           // M covariance cutoffs of the sparse points
+  Eigen::VectorXd alpha;                   // M weights
+  int n_sparse() const { return static_cast<int>(sparse.rows()); }
+};
+
+struct Prediction {
+  double energy = 0.0;
+  Eigen::VectorXd energies;                // per-atom energies (incl. e0)
+  Positions forces;                        // eV/Å
+  Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();  // eV, W = -V σ
+  bool has_std = false;
+  double energy_std = 0.0;                 // predicted std of the total energy (eV)
+  Eigen::VectorXd energies_std;            // predicted std of each local energy (eV)
+};
+
+struct PredictOptions {
+  bool forces = true;
+  bool variance = false;
+  bool total_variance = true;  // also the total-energy std (O(n_env²) per coordinate)
+};
+
+class Potential {
+ public:
+  std::vector<Coordinate> coordinates;
+  std::map<int, double> e0;               // per species; species absent here are unknown
+  Eigen::MatrixXd L;                      // lower Cholesky factor of K_mm (+ jitter), block diagonal
+  Eigen::MatrixXd R;                      // upper triangular, RᵀR = K_mm + K_mn Λ⁻¹ K_nm (empty: no variance)
+  std::map<std::string, std::string> metadata;  // fit settings, for provenance
+
+  double cutoff() const;
+  int n_sparse_total() const;
+  std::vector<int> species() const;
+  Prediction predict(const Structure& s, const PredictOptions& opt = {}) const;
+  // Throws naming the frame and atom if s has a species the model was not trained on.
+  void check_species(const Structure& s) const;
+};
+
+}  // namespace soapgap

@@ -1,0 +1,68 @@
+// SOAP power spectrum exactly as QUIP/GAP computes it (descriptors.F90, radial_basis
+// EQUISPACED_GAUSS): Gaussian radial basis of width atom_sigma on an equispaced grid up to
+// cutoff + atom_sigma*sqrt(2*basis_error_exponent*ln 10), orthonormalised by the Cholesky factor
+// of its overlap; density projected with modified spherical Bessel functions; cosine cutoff;
+// P_l scaled by 1/sqrt(2l+1); off-diagonal channel pairs times sqrt(2); l fastest in the layout;
+// one trailing element (covariance_sigma0); unit normalised. See docs/soap.md.
+#pragma once
+#include "soapgap/descriptor.hpp"
+#include "soapgap/spherical_harmonics.hpp"
+
+namespace soapgap {
+
+struct SoapParams {
+  double cutoff = 0;
+  double cutoff_transition_width = 0.5;
+  int n_max = 0;
+  int l_max = 0;
+  double atom_sigma = 0;
+  double central_weight = 1.0;
+  bool central_reference_all_species = false;
+  bool normalise = true;
+  double covariance_sigma0 = 0.0;
+  double basis_error_exponent = 10.0;
+  std::vector<int> Z;          // central species (empty = every atom)
+  std::vector<int> species_Z;  // neighbour species channels (empty = one channel for all)
+  bool two_l_plus_one = true;  // xml_version >= 1423143769
+  static SoapParams from_options(const Options& o);
+};
+
+class Soap final : public Descriptor {
+ public:
+  explicit Soap(SoapParams p);
+  std::string kind() const override { return "soap"; }
+  int dimension() const override { return dim_; }
+  double cutoff() const override { return p_.cutoff; }
+  std::string to_string() const override;
+  DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
+  void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
+                         const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
+                         Eigen::Matrix3d& virial) const override;
+  const SoapParams& params() const { return p_; }
+
+  // Expansion of one environment (exposed for tests and the power-spectrum code).
+  struct Expansion {
+    RowMatrixXd X;                 // K x (l_max+1)^2 density coefficients, K = n_species*n_max
+    std::vector<int> atom;         // neighbours that entered (r < cutoff, known species)
+    std::vector<int> channel;      // species channel of each
+    std::vector<Eigen::Vector3d> rel;
+    std::vector<double> dX;        // per neighbour: n_max x (l_max+1)^2 x 3 derivatives of X
+  };
+  Expansion expand(const Structure& s, const NeighbourList& nl, int centre, bool derivatives) const;
+
+ private:
+  SoapParams p_;
+  int K_, nlm_, dim_;
+  int n_channels_;
+  SphericalHarmonics sph_;
+  Eigen::MatrixXd transform_;     // C^{-1} L, n_max x n_max (rows: grid point a, cols: n)
+  Eigen::VectorXd grid_;          // r_a
+  Eigen::VectorXd central_;       // L(0, n): central-atom coefficient per n
+  double alpha_;
+  int channel_of(int z) const;
+  bool is_centre(int z) const;
+  void radial(double r, double* c, double* dc) const;  // (l_max+1) x n_max each, includes no cutoff
+  void power_spectrum(const RowMatrixXd& X, double* p) const;
+};
+
+}  // namespace soapgap

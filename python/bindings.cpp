@@ -1,0 +1,177 @@
+// nanobind module: the thin layer between numpy/ASE and the C++ engine. No numerics here.
+#include <nanobind/eigen/dense.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/function.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "soapgap/descriptor.hpp"
+#include "soapgap/error.hpp"
+#include "soapgap/extxyz.hpp"
+#include "soapgap/fit.hpp"
+#include "soapgap/model_file.hpp"
+#include "soapgap/potential.hpp"
+
+namespace nb = nanobind;
+using namespace soapgap;
+
+namespace {
+
+Structure make_structure(const Eigen::Ref<const RowMatrixXd>& positions, const std::vector<int>& numbers,
+                         const Eigen::Matrix3d& cell, const std::vector<bool>& pbc) {
+  if (positions.cols() != 3) throw Error("positions must have shape (n, 3)");
+  if (positions.rows() != static_cast<Eigen::Index>(numbers.size())) throw Error("positions and numbers differ in length");
+  if (pbc.size() != 3) throw Error("pbc must have 3 entries");
+  Structure s;
+  s.positions = positions;
+  s.numbers = numbers;
+  s.cell = cell;
+  s.pbc = {pbc[0], pbc[1], pbc[2]};
+  return s;
+}
+
+nb::dict descriptor_dict(const DescriptorData& d) {
+  nb::dict out;
+  out["values"] = d.values;
+  out["cutoff"] = d.cutoff;
+  out["ci"] = d.ci;
+  out["ci_offset"] = d.ci_offset;
+  if (d.has_gradients()) {
+    out["grad_values"] = d.grad_values;  // (3 n_grad, dim); reshaped in Python
+    out["grad_atom"] = d.grad_atom;
+    out["grad_offset"] = d.grad_offset;
+    out["grad_rel"] = RowMatrixXd(d.grad_rel);
+    out["grad_cutoff"] = RowMatrixXd(d.grad_cutoff);
+  }
+  return out;
+}
+
+}  // namespace
+
+NB_MODULE(_soapgap, m) {
+  nb::exception<Error>(m, "SoapgapError", PyExc_ValueError);
+
+  nb::class_<Structure>(m, "Structure")
+      .def(nb::new_(&make_structure), nb::arg("positions"), nb::arg("numbers"), nb::arg("cell"), nb::arg("pbc"))
+      .def_prop_ro("positions", [](const Structure& s) { return RowMatrixXd(s.positions); })
+      .def_prop_ro("numbers", [](const Structure& s) { return s.numbers; })
+      .def_prop_ro("cell", [](const Structure& s) { return s.cell; })
+      .def_prop_ro("pbc", [](const Structure& s) { return std::vector<bool>(s.pbc.begin(), s.pbc.end()); })
+      .def_rw("source", &Structure::source)
+      .def_rw("frame", &Structure::frame)
+      .def("set_info_reals", [](Structure& s, const std::string& k, std::vector<double> v) { s.info[k] = InfoValue::real(std::move(v)); })
+      .def("set_info_string", [](Structure& s, const std::string& k, std::string v) { s.info[k] = InfoValue::string(std::move(v)); })
+      .def("set_array", [](Structure& s, const std::string& k, const RowMatrixXd& v) {
+        AtomArray a;
+        a.numbers = v;
+        s.arrays[k] = std::move(a);
+      })
+      .def("info", [](const Structure& s) {
+        nb::dict d;
+        for (const auto& [k, v] : s.info) {
+          if (v.kind == InfoValue::Kind::String) d[k.c_str()] = v.text;
+          else d[k.c_str()] = v.numbers;
+        }
+        return d;
+      })
+      .def("arrays", [](const Structure& s) {
+        nb::dict d;
+        for (const auto& [k, v] : s.arrays)
+          if (v.kind != InfoValue::Kind::String) d[k.c_str()] = v.numbers;
+        return d;
+      });
+
+  m.def("read_extxyz", &read_extxyz, nb::arg("path"));
+  m.def("write_extxyz", [](const std::string& path, const std::vector<Structure>& frames, bool overwrite) {
+    ExtxyzWriter w(path, overwrite);
+    for (const auto& s : frames) w.write(s);
+  }, nb::arg("path"), nb::arg("frames"), nb::arg("overwrite") = false);
+
+  nb::class_<Descriptor>(m, "Descriptor")
+      .def_static("create", [](const std::string& text) { return std::shared_ptr<Descriptor>(make_descriptor(text)); })
+      .def_prop_ro("dimension", &Descriptor::dimension)
+      .def_prop_ro("cutoff", &Descriptor::cutoff)
+      .def_prop_ro("kind", &Descriptor::kind)
+      .def("__str__", &Descriptor::to_string)
+      .def("compute", [](const Descriptor& d, const Structure& s, bool gradients) {
+        DescriptorData data;
+        {
+          nb::gil_scoped_release release;
+          const NeighbourList nl = build_neighbour_list(s, d.cutoff());
+          data = d.compute(s, nl, gradients);
+        }
+        return descriptor_dict(data);
+      }, nb::arg("structure"), nb::arg("gradients") = false);
+  m.def("expand_species", [](const std::string& text, const std::vector<int>& species) {
+    return expand_species(Options::parse(text), species);
+  });
+  m.def("split_gap_string", &split_gap_string);
+
+  nb::class_<FitOptions>(m, "FitOptions")
+      .def(nb::init<>())
+      .def_rw("gap", &FitOptions::gap)
+      .def_prop_rw("default_sigma", [](const FitOptions& o) { return std::vector<double>(o.default_sigma.begin(), o.default_sigma.end()); },
+                   [](FitOptions& o, const std::vector<double>& v) {
+                     if (v.size() < 3) throw Error("default_sigma needs 3 values (energy, force, virial)");
+                     o.default_sigma = {v[0], v[1], v[2]};
+                   })
+      .def("set_config_type_sigma", [](FitOptions& o, const std::string& ct, const std::vector<double>& v) {
+        if (v.size() < 3) throw Error("config_type_sigma for '" + ct + "' needs 3 values (energy, force, virial)");
+        o.config_type_sigma[ct] = {v[0], v[1], v[2]};
+      })
+      .def_rw("sigma_per_atom", &FitOptions::sigma_per_atom)
+      .def_rw("e0", &FitOptions::e0)
+      .def_rw("e0_method", &FitOptions::e0_method)
+      .def_rw("e0_offset", &FitOptions::e0_offset)
+      .def_rw("sparse_jitter", &FitOptions::sparse_jitter)
+      .def_rw("energy_key", &FitOptions::energy_key)
+      .def_rw("force_key", &FitOptions::force_key)
+      .def_rw("virial_key", &FitOptions::virial_key)
+      .def_rw("stress_key", &FitOptions::stress_key)
+      .def_rw("config_type_key", &FitOptions::config_type_key)
+      .def_rw("seed", &FitOptions::seed)
+      .def_rw("block_rows", &FitOptions::block_rows)
+      .def_rw("log", &FitOptions::log);
+
+  nb::class_<Potential>(m, "Potential")
+      .def_static("fit", [](const std::vector<Structure>& frames, const FitOptions& opt) {
+        nb::gil_scoped_release release;  // log callbacks re-acquire the GIL through nanobind
+        return fit(frames, opt);
+      })
+      .def_static("load", &load_model, nb::arg("path"))
+      .def_static("from_string", [](const std::string& t) { return model_from_string(t); })
+      .def("save", [](const Potential& p, const std::string& path, bool overwrite) { save_model(p, path, overwrite); },
+           nb::arg("path"), nb::arg("overwrite") = false)
+      .def("to_string", [](const Potential& p) { return model_to_string(p); })
+      .def_prop_ro("cutoff", &Potential::cutoff)
+      .def_prop_ro("n_sparse", &Potential::n_sparse_total)
+      .def_prop_ro("species", &Potential::species)
+      .def_prop_ro("e0", [](const Potential& p) { return p.e0; })
+      .def_prop_ro("metadata", [](const Potential& p) { return p.metadata; })
+      .def_prop_ro("descriptors", [](const Potential& p) {
+        std::vector<std::string> out;
+        for (const auto& c : p.coordinates) out.push_back(c.descriptor_string);
+        return out;
+      })
+      .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance) {
+        Prediction r;
+        {
+          nb::gil_scoped_release release;
+          r = p.predict(s, {forces, variance, total_variance});
+        }
+        nb::dict d;
+        d["energy"] = r.energy;
+        d["energies"] = r.energies;
+        if (forces) {
+          d["forces"] = RowMatrixXd(r.forces);
+          d["virial"] = r.virial;
+        }
+        if (r.has_std) {
+          d["energy_std"] = r.energy_std;
+          d["energies_std"] = r.energies_std;
+        }
+        return d;
+      }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = true);
+}

@@ -1,0 +1,110 @@
+"""Fit, save, load and evaluate SOAP-GAP potentials."""
+import os
+
+import numpy as np
+
+from . import _soapgap
+from ._convert import to_structure
+
+
+def _frames(data, keys):
+    """Accept a path (extxyz), an ase.Atoms, or a list of ase.Atoms."""
+    if isinstance(data, (str, os.PathLike)):
+        return _soapgap.read_extxyz(str(data))
+    if hasattr(data, "positions"):
+        data = [data]
+    return [to_structure(a, frame=i, **keys) for i, a in enumerate(data)]
+
+
+class Potential:
+    """A GAP potential (sum of descriptor terms + per-species e0) with predicted errors."""
+
+    def __init__(self, engine):
+        self._p = engine
+
+    @classmethod
+    def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
+            e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
+            virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
+            sigma_per_atom=True, verbose=False):
+        """Fit from an extxyz path or a list of ase.Atoms.
+
+        gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
+        default_sigma: (energy per atom, force, virial per atom) noise, as gap_fit's default_sigma.
+        config_type_sigma: {config_type: (E, F, V)}.
+        e0: {symbol or Z: energy} or a number for every species; else e0_method (isolated|average).
+        """
+        from ase.data import atomic_numbers
+
+        keys = dict(energy_key=energy_key, force_key=force_key, virial_key=virial_key, stress_key=stress_key)
+        frames = _frames(data, keys)
+        o = _soapgap.FitOptions()
+        o.gap = _soapgap.split_gap_string(gap) if isinstance(gap, str) else list(gap)
+        o.default_sigma = [float(x) for x in default_sigma][:3]
+        for ct, sig in (config_type_sigma or {}).items():
+            o.set_config_type_sigma(ct, [float(x) for x in sig][:3])
+        if e0 is not None:
+            if isinstance(e0, dict):
+                o.e0 = {(atomic_numbers[k] if isinstance(k, str) else int(k)): float(v) for k, v in e0.items()}
+            else:
+                species = sorted({z for f in frames for z in f.numbers})
+                o.e0 = {z: float(e0) for z in species}
+        o.e0_method = e0_method
+        o.sparse_jitter = float(sparse_jitter)
+        o.energy_key, o.force_key, o.virial_key, o.stress_key = energy_key, force_key, virial_key, stress_key
+        o.config_type_key = config_type_key
+        o.seed = int(seed)
+        o.sigma_per_atom = bool(sigma_per_atom)
+        if verbose:
+            o.log = lambda m: print(m, flush=True)
+        return cls(_soapgap.Potential.fit(frames, o))
+
+    @classmethod
+    def load(cls, path):
+        return cls(_soapgap.Potential.load(str(path)))
+
+    def save(self, path, overwrite=False):
+        self._p.save(str(path), overwrite)
+
+    @property
+    def cutoff(self):
+        return self._p.cutoff
+
+    @property
+    def n_sparse(self):
+        return self._p.n_sparse
+
+    @property
+    def species(self):
+        return self._p.species
+
+    @property
+    def e0(self):
+        return self._p.e0
+
+    @property
+    def descriptors(self):
+        return self._p.descriptors
+
+    def predict(self, atoms, forces=True, std=False, total_std=True):
+        """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
+        ASE stress (eV/Å³, Voigt xx yy zz yz xz xy); with std=True also the predicted standard
+        deviations of the local energies ('energies_std') and of the total ('energy_std')."""
+        r = self._p.predict(to_structure(atoms), forces, std, total_std)
+        out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
+        if forces:
+            out["forces"] = np.asarray(r["forces"])
+            w = np.asarray(r["virial"])
+            out["virial"] = w
+            if atoms.cell.rank == 3:
+                s = -w / atoms.get_volume()
+                out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        if std:
+            out["energy_std"] = float(r["energy_std"])
+            out["energies_std"] = np.asarray(r["energies_std"])
+        return out
+
+    def calculator(self, std=False):
+        from .calculator import SoapGapCalculator
+
+        return SoapGapCalculator(self, std=std)

@@ -1,0 +1,65 @@
+#include "soapgap/descriptor.hpp"
+
+#include <algorithm>
+
+#include "soapgap/error.hpp"
+#include "soapgap/pair_triplet.hpp"
+#include "soapgap/soap.hpp"
+
+namespace soapgap {
+
+void Descriptor::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
+                                   const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
+                                   Positions& forces, Eigen::Matrix3d& virial) const {
+  const DescriptorData d = data.has_gradients() ? data : compute(s, nl, true);
+  for (int e = 0; e < d.size(); ++e)
+    for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g) {
+      Eigen::Vector3d dE;
+      for (int c = 0; c < 3; ++c)
+        dE[c] = d.grad_values.row(3 * g + c).dot(dE_dvalues.row(e)) + dE_dcutoff[e] * d.grad_cutoff(g, c);
+      forces.row(d.grad_atom[g]) -= dE.transpose();
+      virial -= d.grad_rel.row(g).transpose() * dE.transpose();
+    }
+}
+
+std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
+  if (o.name() == "soap") return std::make_unique<Soap>(SoapParams::from_options(o));
+  if (o.name() == "distance_2b") return std::make_unique<Distance2b>(o);
+  if (o.name() == "angle_3b") return std::make_unique<Angle3b>(o);
+  throw Error(o.context() + ": unknown or unsupported descriptor '" + o.name() +
+              "' (supported: soap, distance_2b, angle_3b)");
+}
+
+std::unique_ptr<Descriptor> make_descriptor(const std::string& text) { return make_descriptor(Options::parse(text)); }
+
+std::vector<std::string> expand_species(const Options& o, const std::vector<int>& species_in) {
+  std::vector<int> sp = species_in;
+  std::sort(sp.begin(), sp.end());
+  sp.erase(std::unique(sp.begin(), sp.end()), sp.end());
+  std::vector<std::string> out;
+  auto with = [&](std::vector<std::pair<std::string, std::string>> extra) {
+    Options c = o;
+    c.set("add_species", "F");
+    for (auto& [k, v] : extra) c.set(k, v);
+    out.push_back(c.str());
+  };
+  std::string all;
+  for (size_t k = 0; k < sp.size(); ++k) all += (k ? " " : "") + std::to_string(sp[k]);
+  if (o.name() == "soap") {
+    for (int z : sp)
+      with({{"n_species", std::to_string(sp.size())}, {"species_Z", all}, {"Z", std::to_string(z)}, {"n_Z", "1"}});
+  } else if (o.name() == "distance_2b") {
+    for (size_t a = 0; a < sp.size(); ++a)
+      for (size_t b = a; b < sp.size(); ++b) with({{"Z1", std::to_string(sp[a])}, {"Z2", std::to_string(sp[b])}});
+  } else if (o.name() == "angle_3b") {
+    for (int z : sp)
+      for (size_t a = 0; a < sp.size(); ++a)
+        for (size_t b = a; b < sp.size(); ++b)
+          with({{"Z", std::to_string(z)}, {"Z1", std::to_string(sp[a])}, {"Z2", std::to_string(sp[b])}});
+  } else {
+    throw Error(o.context() + ": unknown descriptor '" + o.name() + "'");
+  }
+  return out;
+}
+
+}  // namespace soapgap

@@ -1,0 +1,437 @@
+#include "soapgap/fit.hpp"
+
+#include <lapacke.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+std::vector<std::string> split_gap_string(const std::string& gap) {
+  std::vector<std::string> out;
+  for (const auto& part : split_top_level(strip_group(gap), ':')) {
+    const std::string t = strip_group(part);
+    if (!t.empty()) out.push_back(t);
+  }
+  if (out.empty()) throw Error("gap: no descriptor given");
+  return out;
+}
+
+FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
+  FrameTargets t;
+  const int n = s.size();
+  if (auto it = s.info.find(opt.config_type_key); it != s.info.end()) {
+    if (it->second.kind != InfoValue::Kind::String)
+      throw Error(s.where() + "field '" + opt.config_type_key + "' should be a string");
+    t.config_type = it->second.text;
+  }
+  std::array<double, 3> sig = opt.default_sigma;
+  if (auto it = opt.config_type_sigma.find(t.config_type); it != opt.config_type_sigma.end()) sig = it->second;
+  const double scale = opt.sigma_per_atom ? std::sqrt(static_cast<double>(std::max(n, 1))) : 1.0;
+  t.sigma = {sig[0] * scale, sig[1], sig[2] * scale};
+  const char* names[3] = {"energy_sigma", "force_sigma", "virial_sigma"};
+  for (int k = 0; k < 3; ++k)
+    if (s.has_info(opt.sigma_prefix + names[k])) {
+      const auto v = s.info_reals(opt.sigma_prefix + names[k]);
+      if (v.size() != 1) throw Error(s.where() + "field '" + opt.sigma_prefix + names[k] + "' should be one number");
+      t.sigma[k] = v[0];
+    }
+  if (s.has_info(opt.energy_key)) {
+    const auto v = s.info_reals(opt.energy_key);
+    if (v.size() != 1) throw Error(s.where() + "field '" + opt.energy_key + "' should be one number");
+    t.has_energy = true;
+    t.energy = v[0];
+  }
+  if (s.arrays.count(opt.force_key)) {
+    t.forces = s.array_reals(opt.force_key, 3);
+    t.has_forces = true;
+  }
+  auto to3x3 = [&](const std::vector<double>& v, const std::string& key, bool voigt_ok) {
+    Eigen::Matrix3d m;
+    if (v.size() == 9) {
+      for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 3; ++c) m(r, c) = v[3 * r + c];
+    } else if (v.size() == 6 && voigt_ok) {  // ASE Voigt order xx yy zz yz xz xy
+      m << v[0], v[5], v[4], v[5], v[1], v[3], v[4], v[3], v[2];
+    } else {
+      throw Error(s.where() + "field '" + key + "' should have 9 (3x3) or 6 (Voigt) numbers, has " +
+                  std::to_string(v.size()));
+    }
+    return m;
+  };
+  if (s.has_info(opt.virial_key)) {
+    t.virial = to3x3(s.info_reals(opt.virial_key), opt.virial_key, true);
+    t.has_virial = true;
+  } else if (s.has_info(opt.stress_key)) {
+    const double vol = s.volume();
+    if (!(vol > 0)) throw Error(s.where() + "field '" + opt.stress_key + "' given but the cell has no volume");
+    t.virial = -vol * to3x3(s.info_reals(opt.stress_key), opt.stress_key, true);  // W = -V σ
+    t.has_virial = true;
+  }
+  if (t.has_virial) t.virial = 0.5 * (t.virial + t.virial.transpose()).eval();
+  for (int k = 0; k < 3; ++k) {
+    const bool used = k == 0 ? t.has_energy : k == 1 ? t.has_forces : t.has_virial;
+    if (used && !(t.sigma[k] > 0))
+      throw Error(s.where() + "sigma for " + std::string(k == 0 ? "energy" : k == 1 ? "forces" : "virial") +
+                  " must be positive (config_type '" + t.config_type + "')");
+  }
+  return t;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Term {
+  Options opts;
+  int n_sparse = 0;
+  SparseMethod method = SparseMethod::Random;
+  double theta_fac = 0.0;
+};
+
+// Streaming QR: keeps the upper-triangular factor of all rows seen so far.
+class StreamingQR {
+ public:
+  StreamingQR(const Eigen::MatrixXd& R0, int m) : m_(m), R_(R0), qtb_(Eigen::VectorXd::Zero(m)) {}
+  void add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) {
+    const int nb = static_cast<int>(B.rows());
+    if (nb == 0) return;
+    const int rows = m_ + nb;
+    Eigen::MatrixXd A(rows, m_);  // column-major for LAPACK
+    A.topRows(m_) = R_.triangularView<Eigen::Upper>();
+    A.bottomRows(nb) = B;
+    Eigen::VectorXd rhs(rows);
+    rhs.head(m_) = qtb_;
+    rhs.tail(nb) = b;
+    Eigen::VectorXd tau(m_);
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, m_, A.data(), rows, tau.data());
+    if (info != 0) throw Error("QR factorisation failed (dgeqrf info " + std::to_string(info) + ")");
+    info = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'T', rows, 1, m_, A.data(), rows, tau.data(), rhs.data(), rows);
+    if (info != 0) throw Error("QR update failed (dormqr info " + std::to_string(info) + ")");
+    R_ = A.topRows(m_).triangularView<Eigen::Upper>();
+    qtb_ = rhs.head(m_);
+    residual2_ += rhs.tail(nb).squaredNorm();
+  }
+  const Eigen::MatrixXd& R() const { return R_; }
+  const Eigen::VectorXd& qtb() const { return qtb_; }
+  double residual2() const { return residual2_; }
+
+ private:
+  int m_;
+  Eigen::MatrixXd R_;
+  Eigen::VectorXd qtb_;
+  double residual2_ = 0.0;
+};
+
+}  // namespace
+
+Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
+  auto log = [&](const std::string& m) {
+    if (opt.log) opt.log(m);
+  };
+  const auto t_start = Clock::now();
+  if (frames.empty()) throw Error("fit: no training frames");
+  if (!(opt.sparse_jitter >= 0)) throw Error("fit: sparse_jitter must be non-negative");
+  for (const auto& s : frames) s.validate();
+
+  // --- species and e0 -------------------------------------------------------------------
+  std::set<int> species_set;
+  for (const auto& s : frames) species_set.insert(s.numbers.begin(), s.numbers.end());
+  const std::vector<int> species(species_set.begin(), species_set.end());
+  std::vector<FrameTargets> targets;
+  targets.reserve(frames.size());
+  for (const auto& s : frames) targets.push_back(frame_targets(s, opt));
+
+  Potential pot;
+  if (!opt.e0.empty()) {
+    for (int z : species) {
+      if (!opt.e0.count(z)) throw Error("fit: e0 given but not for species " + chemical_symbol(z));
+      pot.e0[z] = opt.e0.at(z) + opt.e0_offset;
+    }
+  } else if (opt.e0_method == "isolated") {
+    std::map<int, double> iso;
+    for (size_t f = 0; f < frames.size(); ++f)
+      if (frames[f].size() == 1 && targets[f].has_energy) iso[frames[f].numbers[0]] = targets[f].energy;
+    for (int z : species) {
+      if (!iso.count(z))
+        throw Error("fit: e0_method=isolated but no isolated-atom frame (1 atom with an energy) for " +
+                    chemical_symbol(z) + "; add one, give e0=..., or use e0_method=average");
+      pot.e0[z] = iso[z] + opt.e0_offset;
+    }
+  } else if (opt.e0_method == "average") {
+    double sum = 0.0;
+    int count = 0;
+    for (size_t f = 0; f < frames.size(); ++f)
+      if (targets[f].has_energy && frames[f].size() > 0) {
+        sum += targets[f].energy / frames[f].size();
+        ++count;
+      }
+    if (count == 0) throw Error("fit: e0_method=average but no frame has an energy");
+    for (int z : species) pot.e0[z] = sum / count + opt.e0_offset;
+  } else {
+    throw Error("fit: unknown e0_method '" + opt.e0_method + "' (isolated or average)");
+  }
+  {
+    std::ostringstream m;
+    m << "[setup] " << frames.size() << " frames, species:";
+    for (int z : species) m << " " << chemical_symbol(z) << " (e0 " << pot.e0[z] << " eV)";
+    log(m.str());
+  }
+
+  // --- terms: descriptors, kernels, sparse settings -------------------------------------
+  std::vector<Term> terms;
+  for (size_t g = 0; g < opt.gap.size(); ++g) {
+    const std::string ctx = "gap term " + std::to_string(g + 1);
+    const Options o = Options::parse(opt.gap[g], ctx);
+    std::vector<std::string> strs = o.get_bool({"add_species"}, true) ? expand_species(o, species)
+                                                                     : std::vector<std::string>{o.str()};
+    for (const auto& s : strs) {
+      Term t;
+      t.opts = Options::parse(s, ctx);
+      t.n_sparse = t.opts.get_int({"n_sparse"}, 0);
+      t.method = parse_sparse_method(t.opts.get_string({"sparse_method"}, "random"));
+      if (t.n_sparse < 1 && t.method != SparseMethod::All)
+        throw Error(ctx + ": n_sparse must be at least 1 (or sparse_method=all)");
+      t.theta_fac = t.opts.get_double({"lengthscale_factor", "theta_fac"}, 0.0);
+      Coordinate c;
+      c.descriptor = make_descriptor(t.opts);
+      c.descriptor_string = c.descriptor->to_string();
+      const std::string def_cov = c.descriptor->kind() == "soap" ? "dot_product" : "gaussian";
+      c.kernel.type = Kernel::parse_type(t.opts.get_string({"covariance_type"}, def_cov));
+      c.kernel.delta = t.opts.require_double({"delta", "energy_scale"});
+      c.kernel.f0 = t.opts.get_double({"f0"}, 0.0);
+      c.kernel.zeta = t.opts.get_double({"zeta", "soap_exponent"}, 1.0);
+      if (c.kernel.type == Kernel::Type::Gaussian) {
+        const double tu = t.opts.get_double({"lengthscale_uniform", "theta_uniform"}, 0.0);
+        if (tu > 0) c.kernel.theta = Eigen::VectorXd::Constant(c.descriptor->dimension(), tu);
+        else if (!(t.theta_fac > 0))
+          throw Error(ctx + ": gaussian kernel needs theta_uniform=... or theta_fac=...");
+      }
+      pot.coordinates.push_back(std::move(c));
+      terms.push_back(std::move(t));
+    }
+  }
+  const int nc = static_cast<int>(terms.size());
+  double cutoff = pot.cutoff();
+
+  // --- descriptors of all environments, for sparse selection ----------------------------
+  auto t0 = Clock::now();
+  const int nf = static_cast<int>(frames.size());
+  std::vector<std::vector<DescriptorData>> per_frame(nf);
+#pragma omp parallel for schedule(dynamic)
+  for (int f = 0; f < nf; ++f) {
+    const NeighbourList nl = build_neighbour_list(frames[f], cutoff);
+    per_frame[f].resize(nc);
+    for (int c = 0; c < nc; ++c) per_frame[f][c] = pot.coordinates[c].descriptor->compute(frames[f], nl, false);
+  }
+  log("[descriptors] computed for " + std::to_string(nf) + " frames in " + std::to_string(seconds_since(t0)) + " s");
+
+  // --- sparse points ---------------------------------------------------------------------
+  t0 = Clock::now();
+  for (int c = 0; c < nc; ++c) {
+    Coordinate& co = pot.coordinates[c];
+    int ne = 0;
+    for (int f = 0; f < nf; ++f) ne += per_frame[f][c].size();
+    const int d = co.descriptor->dimension();
+    RowMatrixXd X(ne, d);
+    Eigen::VectorXd fc(ne);
+    int row = 0;
+    for (int f = 0; f < nf; ++f) {
+      const auto& dd = per_frame[f][c];
+      if (dd.size() == 0) continue;
+      X.middleRows(row, dd.size()) = dd.values;
+      for (int e = 0; e < dd.size(); ++e) fc[row + e] = dd.cutoff[e];
+      row += dd.size();
+      per_frame[f][c] = DescriptorData{};  // release
+    }
+    if (ne == 0) throw Error("gap term '" + co.descriptor_string + "' has no environments in the training data");
+    if (co.kernel.type == Kernel::Type::Gaussian && co.kernel.theta.size() == 0) {
+      const Eigen::RowVectorXd range = X.colwise().maxCoeff() - X.colwise().minCoeff();
+      co.kernel.theta = (terms[c].theta_fac * range.transpose()).cwiseMax(1e-8);
+    }
+    const auto idx = select_sparse(X, terms[c].n_sparse, terms[c].method, opt.seed + 7919 * c);
+    co.sparse.resize(idx.size(), d);
+    co.sparse_cutoff.resize(idx.size());
+    for (size_t k = 0; k < idx.size(); ++k) {
+      co.sparse.row(k) = X.row(idx[k]);
+      co.sparse_cutoff[k] = fc[idx[k]];
+    }
+    std::ostringstream m;
+    m << "[sparse] " << co.descriptor_string.substr(0, 60) << "...: " << idx.size() << " of " << ne
+      << " environments (" << sparse_method_name(terms[c].method) << ")";
+    if (static_cast<int>(idx.size()) < terms[c].n_sparse) m << " [fewer distinct environments than n_sparse]";
+    log(m.str());
+  }
+  per_frame.clear();
+  log("[sparse] selection took " + std::to_string(seconds_since(t0)) + " s");
+
+  // --- K_mm and its Cholesky factor ------------------------------------------------------
+  const int M = pot.n_sparse_total();
+  Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
+  {
+    int m0 = 0;
+    for (const auto& co : pot.coordinates) {
+      RowMatrixXd K = co.kernel.prior(co.sparse, co.sparse);
+      K.array().colwise() *= co.sparse_cutoff.array();
+      K.array().rowwise() *= co.sparse_cutoff.transpose().array();
+      Kmm.block(m0, m0, co.n_sparse(), co.n_sparse()) = K;
+      m0 += co.n_sparse();
+    }
+  }
+  Kmm.diagonal().array() += opt.sparse_jitter;
+  Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
+  if (llt.info() != Eigen::Success)
+    throw Error("fit: K_mm is not positive definite; increase sparse_jitter (now " + std::to_string(opt.sparse_jitter) + ")");
+  pot.L = llt.matrixL();
+
+  // --- assembly and streaming QR ---------------------------------------------------------
+  t0 = Clock::now();
+  StreamingQR qr(pot.L.transpose(), M);
+  const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(2000, 4 * M);
+  std::vector<int> nrows(nf);
+  long total_rows = 0;
+  int n_e = 0, n_f = 0, n_v = 0;
+  for (int f = 0; f < nf; ++f) {
+    const auto& t = targets[f];
+    nrows[f] = (t.has_energy ? 1 : 0) + (t.has_forces ? 3 * frames[f].size() : 0) + (t.has_virial ? 6 : 0);
+    total_rows += nrows[f];
+    n_e += t.has_energy;
+    n_f += t.has_forces ? 3 * frames[f].size() : 0;
+    n_v += t.has_virial ? 6 : 0;
+  }
+  log("[assembly] " + std::to_string(total_rows) + " rows (" + std::to_string(n_e) + " energies, " +
+      std::to_string(n_f) + " force components, " + std::to_string(n_v) + " virial components) x " +
+      std::to_string(M) + " sparse points; blocks of " + std::to_string(block_rows) + " rows");
+  long done_rows = 0;
+  int f_begin = 0;
+  int blocks = 0;
+  while (f_begin < nf) {
+    int f_end = f_begin, rows = 0;
+    std::vector<int> offset;
+    while (f_end < nf && (rows == 0 || rows + nrows[f_end] <= block_rows)) {
+      offset.push_back(rows);
+      rows += nrows[f_end++];
+    }
+    Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
+    Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
+#pragma omp parallel for schedule(dynamic)
+    for (int f = f_begin; f < f_end; ++f) {
+      const Structure& s = frames[f];
+      const FrameTargets& t = targets[f];
+      const int n = s.size();
+      const int r0 = offset[f - f_begin];
+      const int rE = r0, rF = r0 + (t.has_energy ? 1 : 0), rV = rF + (t.has_forces ? 3 * n : 0);
+      if (nrows[f] == 0) continue;
+      const NeighbourList nl = build_neighbour_list(s, cutoff);
+      const bool grads = t.has_forces || t.has_virial;
+      int m0 = 0;
+      for (const auto& co : pot.coordinates) {
+        const int Mc = co.n_sparse();
+        const DescriptorData d = co.descriptor->compute(s, nl, grads);
+        if (d.size() > 0) {
+          const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
+          if (t.has_energy)
+            for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
+          if (grads) {
+            // environments in chunks so the (3·entries x M) block stays small
+            for (int e0 = 0; e0 < d.size(); e0 += 64) {
+              const int e1 = std::min(d.size(), e0 + 64);
+              const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
+              std::vector<int> env_of_row(3 * (g1 - g0));
+              for (int e = e0; e < e1; ++e)
+                for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
+                  for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e;
+              const RowMatrixXd GR = co.kernel.gradient_rows(d.values, env_of_row,
+                                                             d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
+                                                             co.sparse, co.sparse_cutoff, K);
+              for (int e = e0; e < e1; ++e)
+                for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
+                  for (int c = 0; c < 3; ++c) {
+                    // dE/dr_{atom,c} against every sparse point
+                    const Eigen::RowVectorXd dE =
+                        d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
+                    if (t.has_forces) B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc) -= dE;
+                    if (t.has_virial) {
+                      // rows xx, yx, zx, yy, zy, zz: W(l,k) = -Σ rel_l dE/dr_k (gap_fit order)
+                      int row = 0;
+                      for (int k = 0; k < 3; ++k)
+                        for (int l = k; l < 3; ++l, ++row)
+                          if (k == c) B.row(rV + row).segment(m0, Mc) -= d.grad_rel(g, l) * dE;
+                    }
+                  }
+            }
+          }
+        }
+        m0 += Mc;
+      }
+      // targets and noise weighting
+      if (t.has_energy) {
+        double e0sum = 0.0;
+        for (int z : s.numbers) e0sum += pot.e0.at(z);
+        b[rE] = (t.energy - e0sum) / t.sigma[0];
+        B.row(rE) /= t.sigma[0];
+      }
+      if (t.has_forces)
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < 3; ++c) {
+            b[rF + 3 * i + c] = t.forces(i, c) / t.sigma[1];
+            B.row(rF + 3 * i + c) /= t.sigma[1];
+          }
+      if (t.has_virial) {
+        int row = 0;
+        for (int k = 0; k < 3; ++k)
+          for (int l = k; l < 3; ++l, ++row) {
+            b[rV + row] = t.virial(l, k) / t.sigma[2];
+            B.row(rV + row) /= t.sigma[2];
+          }
+      }
+    }
+    qr.add(B, b);
+    done_rows += rows;
+    ++blocks;
+    std::ostringstream m;
+    m << "[assembly] block " << blocks << ": frames " << f_begin << "-" << f_end - 1 << ", " << done_rows << "/"
+      << total_rows << " rows, " << seconds_since(t0) << " s";
+    log(m.str());
+    f_begin = f_end;
+  }
+
+  // --- solve -----------------------------------------------------------------------------
+  t0 = Clock::now();
+  const Eigen::VectorXd alpha = qr.R().triangularView<Eigen::Upper>().solve(qr.qtb());
+  if (!alpha.allFinite()) throw Error("fit: the solve produced non-finite weights; increase sparse_jitter");
+  pot.R = qr.R().triangularView<Eigen::Upper>();
+  {
+    int m0 = 0;
+    for (auto& co : pot.coordinates) {
+      co.alpha = alpha.segment(m0, co.n_sparse());
+      m0 += co.n_sparse();
+    }
+  }
+  {
+    std::ostringstream m;
+    m << "[solve] alpha from the triangular factor in " << seconds_since(t0) << " s; weighted residual "
+      << std::sqrt(qr.residual2() / std::max<long>(total_rows, 1)) << " (RMS of (prediction - target)/sigma)";
+    log(m.str());
+  }
+  std::ostringstream ds;
+  ds << opt.default_sigma[0] << " " << opt.default_sigma[1] << " " << opt.default_sigma[2];
+  pot.metadata["default_sigma"] = ds.str();
+  pot.metadata["sparse_jitter"] = std::to_string(opt.sparse_jitter);
+  pot.metadata["n_frames"] = std::to_string(nf);
+  pot.metadata["seed"] = std::to_string(opt.seed);
+  std::string gap;
+  for (const auto& g : opt.gap) gap += (gap.empty() ? "" : " : ") + g;
+  pot.metadata["gap"] = gap;
+  log("[done] fit took " + std::to_string(seconds_since(t_start)) + " s");
+  return pot;
+}
+
+}  // namespace soapgap

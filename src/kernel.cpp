@@ -1,0 +1,100 @@
+#include "soapgap/kernel.hpp"
+
+#include <cmath>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+Kernel::Type Kernel::parse_type(const std::string& name) {
+  if (name == "dot_product") return Type::DotProduct;
+  if (name == "gaussian" || name == "ard_se") return Type::Gaussian;
+  throw Error("unknown covariance_type '" + name + "' (supported: dot_product, gaussian/ard_se)");
+}
+
+std::string Kernel::type_name() const { return type == Type::DotProduct ? "dot_product" : "gaussian"; }
+
+namespace {
+// x^zeta with an integer fast path (QUIP uses integer powers for integer zeta)
+inline double power(double x, double zeta) {
+  if (zeta == std::floor(zeta) && zeta >= 0 && zeta <= 16) {
+    double r = 1.0;
+    for (int k = 0; k < static_cast<int>(zeta); ++k) r *= x;
+    return r;
+  }
+  return std::pow(x, zeta);
+}
+
+RowMatrixXd scaled_distances(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& theta) {
+  // ½ Σ ((x - s)/θ)² for all pairs
+  const Eigen::RowVectorXd inv = theta.cwiseInverse().transpose();
+  const RowMatrixXd Xs = X.array().rowwise() * inv.array();
+  const RowMatrixXd Ss = S.array().rowwise() * inv.array();
+  RowMatrixXd D = -(Xs * Ss.transpose());
+  D.colwise() += 0.5 * Xs.rowwise().squaredNorm();
+  D.rowwise() += 0.5 * Ss.rowwise().squaredNorm().transpose();
+  return D.cwiseMax(0.0);
+}
+}  // namespace
+
+RowMatrixXd Kernel::matrix(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const {
+  RowMatrixXd K = prior(X, S);
+  K.array().rowwise() *= c.transpose().array();
+  return K;
+}
+
+RowMatrixXd Kernel::prior(const RowMatrixXd& X, const RowMatrixXd& Y) const {
+  const double d2 = delta * delta, f2 = f0 * f0;
+  if (type == Type::DotProduct) {
+    RowMatrixXd K = X * Y.transpose();
+    return K.unaryExpr([&](double v) { return d2 * power(v, zeta) + f2; });
+  }
+  if (theta.size() != X.cols()) throw Error("gaussian kernel: theta has wrong length");
+  return scaled_distances(X, Y, theta).unaryExpr([&](double v) { return d2 * std::exp(-v) + f2; });
+}
+
+RowMatrixXd Kernel::weighted_gradient(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
+                                      const RowMatrixXd& K, const RowMatrixXd& W) const {
+  const double d2 = delta * delta, f2 = f0 * f0;
+  if (type == Type::DotProduct) {
+    // dk/dx = delta² zeta (x·s)^(zeta-1) c_s s
+    RowMatrixXd D = X * S.transpose();
+    D = D.unaryExpr([&](double v) { return d2 * zeta * power(v, zeta - 1.0); });
+    D.array() *= W.array();
+    D.array().rowwise() *= c.transpose().array();
+    return D * S;
+  }
+  // dk/dx = (k/c - f0²) c (s - x)/θ²
+  RowMatrixXd Ke = K;
+  Ke.array().rowwise() -= f2 * c.transpose().array();
+  Ke.array() *= W.array();
+  RowMatrixXd G = Ke * S;
+  G -= (Ke.rowwise().sum().asDiagonal() * X);
+  G.array().rowwise() /= theta.array().square().transpose();
+  return G;
+}
+
+RowMatrixXd Kernel::gradient_rows(const RowMatrixXd& X, const std::vector<int>& env, const RowMatrixXd& G,
+                                  const RowMatrixXd& S, const Eigen::VectorXd& c, const RowMatrixXd& K) const {
+  const double d2 = delta * delta, f2 = f0 * f0;
+  const Eigen::Index nr = G.rows();
+  if (type == Type::DotProduct) {
+    RowMatrixXd GS = G * S.transpose();  // (3g x M)
+    RowMatrixXd D = X * S.transpose();   // n_env x M
+    D = D.unaryExpr([&](double v) { return d2 * zeta * power(v, zeta - 1.0); });
+    D.array().rowwise() *= c.transpose().array();
+    for (Eigen::Index r = 0; r < nr; ++r) GS.row(r).array() *= D.row(env[r]).array();
+    return GS;
+  }
+  const Eigen::RowVectorXd it2 = theta.array().square().inverse().transpose();
+  const RowMatrixXd Gt = G.array().rowwise() * it2.array();
+  RowMatrixXd GS = Gt * S.transpose();
+  for (Eigen::Index r = 0; r < nr; ++r) {
+    const double gx = Gt.row(r).dot(X.row(env[r]));
+    GS.row(r).array() -= gx;
+    GS.row(r).array() *= (K.row(env[r]).array() - f2 * c.transpose().array());
+  }
+  return GS;
+}
+
+}  // namespace soapgap

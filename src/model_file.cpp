@@ -1,0 +1,191 @@
+#include "soapgap/model_file.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string b64_encode(const double* data, size_t n) {
+  std::string bytes(n * 8, '\0');
+  std::memcpy(bytes.data(), data, n * 8);  // little-endian hosts only (x86_64, aarch64)
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int k = 3; k >= 0; --k) out += kB64[(v >> (6 * k)) & 63];
+  }
+  const size_t rest = bytes.size() - i;
+  if (rest) {
+    uint32_t v = uint8_t(bytes[i]) << 16;
+    if (rest == 2) v |= uint8_t(bytes[i + 1]) << 8;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += rest == 2 ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::vector<double> b64_decode(const std::string& s, size_t expect, const std::string& what) {
+  int rev[256];
+  std::fill(rev, rev + 256, -1);
+  for (int k = 0; k < 64; ++k) rev[static_cast<unsigned char>(kB64[k])] = k;
+  std::string bytes;
+  uint32_t v = 0;
+  int bits = 0;
+  for (char c : s) {
+    if (c == '=') break;
+    const int r = rev[static_cast<unsigned char>(c)];
+    if (r < 0) throw Error(what + ": invalid base64 data");
+    v = (v << 6) | r;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((v >> bits) & 0xff);
+    }
+  }
+  if (bytes.size() != expect * 8)
+    throw Error(what + ": expected " + std::to_string(expect) + " numbers, found " + std::to_string(bytes.size() / 8));
+  std::vector<double> out(expect);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+json matrix_json(const Eigen::Ref<const RowMatrixXd>& m) {
+  RowMatrixXd c = m;
+  return {{"rows", c.rows()}, {"cols", c.cols()}, {"float64_base64", b64_encode(c.data(), c.size())}};
+}
+
+RowMatrixXd matrix_from(const json& j, const std::string& what) {
+  const long r = j.at("rows").get<long>(), c = j.at("cols").get<long>();
+  if (r < 0 || c < 0) throw Error(what + ": negative shape");
+  const auto v = b64_decode(j.at("float64_base64").get<std::string>(), static_cast<size_t>(r * c), what);
+  return Eigen::Map<const RowMatrixXd>(v.data(), r, c);
+}
+
+}  // namespace
+
+std::string model_to_string(const Potential& p) {
+  json payload;
+  json e0 = json::object();
+  for (const auto& [z, v] : p.e0) e0[chemical_symbol(z)] = {{"Z", z}, {"value", v}};
+  payload["e0"] = e0;
+  payload["coordinates"] = json::array();
+  for (const auto& co : p.coordinates) {
+    json c;
+    c["descriptor"] = co.descriptor_string;
+    c["kernel"] = {{"covariance_type", co.kernel.type_name()}, {"delta", co.kernel.delta}, {"f0", co.kernel.f0},
+                   {"zeta", co.kernel.zeta}};
+    if (co.kernel.theta.size()) c["kernel"]["theta"] = std::vector<double>(co.kernel.theta.data(), co.kernel.theta.data() + co.kernel.theta.size());
+    c["sparse"] = matrix_json(co.sparse);
+    c["sparse_cutoff"] = matrix_json(co.sparse_cutoff.transpose());
+    c["alpha"] = matrix_json(co.alpha.transpose());
+    payload["coordinates"].push_back(c);
+  }
+  payload["posterior"] = {{"L", matrix_json(p.L)}, {"R", matrix_json(p.R)}};
+  payload["metadata"] = p.metadata;
+  const std::string body = payload.dump();
+  json doc;
+  doc["format"] = "soapgap-model";
+  doc["version"] = kModelFormatVersion;
+  doc["payload"] = payload;
+  doc["checksum_fnv1a64"] = std::to_string(fnv1a(body));
+  return doc.dump(1);
+}
+
+Potential model_from_string(const std::string& text, const std::string& source) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(source + ": not a valid soapgap model file (truncated or corrupted?): " + e.what());
+  }
+  try {
+    if (!doc.is_object() || doc.value("format", "") != "soapgap-model")
+      throw Error(source + ": not a soapgap model file (missing format=soapgap-model)");
+    const int version = doc.at("version").get<int>();
+    if (version != kModelFormatVersion)
+      throw Error(source + ": model format version " + std::to_string(version) + " is not supported (this soapgap reads version " +
+                  std::to_string(kModelFormatVersion) + ")");
+    const json& payload = doc.at("payload");
+    if (std::to_string(fnv1a(payload.dump())) != doc.at("checksum_fnv1a64").get<std::string>())
+      throw Error(source + ": checksum mismatch: the model file is corrupted");
+    Potential p;
+    for (const auto& [sym, v] : payload.at("e0").items()) p.e0[v.at("Z").get<int>()] = v.at("value").get<double>();
+    int k = 0;
+    for (const auto& c : payload.at("coordinates")) {
+      const std::string what = source + ": coordinate " + std::to_string(k++);
+      Coordinate co;
+      co.descriptor_string = c.at("descriptor").get<std::string>();
+      co.descriptor = make_descriptor(Options::parse(co.descriptor_string, what));
+      const json& kj = c.at("kernel");
+      co.kernel.type = Kernel::parse_type(kj.at("covariance_type").get<std::string>());
+      co.kernel.delta = kj.at("delta").get<double>();
+      co.kernel.f0 = kj.at("f0").get<double>();
+      co.kernel.zeta = kj.at("zeta").get<double>();
+      if (kj.contains("theta")) {
+        const auto th = kj.at("theta").get<std::vector<double>>();
+        co.kernel.theta = Eigen::Map<const Eigen::VectorXd>(th.data(), th.size());
+      }
+      co.sparse = matrix_from(c.at("sparse"), what + " sparse");
+      co.sparse_cutoff = matrix_from(c.at("sparse_cutoff"), what + " sparse_cutoff").transpose();
+      co.alpha = matrix_from(c.at("alpha"), what + " alpha").transpose();
+      if (co.sparse.cols() != co.descriptor->dimension() || co.alpha.size() != co.sparse.rows() ||
+          co.sparse_cutoff.size() != co.sparse.rows())
+        throw Error(what + ": inconsistent array sizes");
+      p.coordinates.push_back(std::move(co));
+    }
+    p.L = matrix_from(payload.at("posterior").at("L"), source + ": posterior L");
+    p.R = matrix_from(payload.at("posterior").at("R"), source + ": posterior R");
+    p.metadata = payload.at("metadata").get<std::map<std::string, std::string>>();
+    return p;
+  } catch (const json::exception& e) {
+    throw Error(source + ": malformed soapgap model file: " + e.what());
+  }
+}
+
+void save_model(const Potential& p, const std::string& path, bool overwrite) {
+  if (!overwrite && std::filesystem::exists(path))
+    throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
+  const std::string text = model_to_string(p);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(path + ": cannot open for writing");
+    out << text;
+    if (!out) throw Error(path + ": write failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+Potential load_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open model file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return model_from_string(ss.str(), path);
+}
+
+}  // namespace soapgap

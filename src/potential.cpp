@@ -1,0 +1,138 @@
+#include "soapgap/potential.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+double Potential::cutoff() const {
+  double c = 0.0;
+  for (const auto& co : coordinates) c = std::max(c, co.descriptor->cutoff());
+  return c;
+}
+
+int Potential::n_sparse_total() const {
+  int m = 0;
+  for (const auto& co : coordinates) m += co.n_sparse();
+  return m;
+}
+
+std::vector<int> Potential::species() const {
+  std::vector<int> z;
+  for (const auto& [k, v] : e0) z.push_back(k);
+  return z;
+}
+
+void Potential::check_species(const Structure& s) const {
+  for (int i = 0; i < s.size(); ++i)
+    if (!e0.count(s.numbers[i])) {
+      std::string known;
+      for (const auto& [z, v] : e0) known += (known.empty() ? "" : " ") + chemical_symbol(z);
+      throw Error(s.where() + "atom " + std::to_string(i) + " is " + chemical_symbol(s.numbers[i]) +
+                  ", a species the model was not trained on (known: " + known + ")");
+    }
+}
+
+Prediction Potential::predict(const Structure& s, const PredictOptions& opt) const {
+  s.validate();
+  check_species(s);
+  const int n = s.size();
+  Prediction out;
+  out.energies = Eigen::VectorXd::Zero(n);
+  for (int i = 0; i < n; ++i) out.energies[i] = e0.at(s.numbers[i]);
+  if (opt.forces) out.forces = Positions::Zero(n, 3);
+  const bool var = opt.variance && R.size() > 0;
+  if (opt.variance && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
+  const int M = n_sparse_total();
+  RowMatrixXd k_atoms;  // n x M_total: per-atom local-energy covariance with the sparse points
+  Eigen::RowVectorXd k_total;
+  Eigen::VectorXd prior_atoms;
+  double prior_total = 0.0;
+  if (var) {
+    k_atoms = RowMatrixXd::Zero(n, M);
+    k_total = Eigen::RowVectorXd::Zero(M);
+    prior_atoms = Eigen::VectorXd::Zero(n);
+  }
+  if (n > 0) {
+    const NeighbourList nl = build_neighbour_list(s, cutoff());
+    int m0 = 0;
+    for (const auto& co : coordinates) {
+      const DescriptorData d = co.descriptor->compute(s, nl, false);
+      const int ne = d.size();
+      if (ne > 0) {
+        const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
+        const Eigen::VectorXd eps = K * co.alpha;  // local energies before the env cutoff
+        for (int e = 0; e < ne; ++e) {
+          const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+          for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
+            out.energies[d.ci[k]] += d.cutoff[e] * eps[e] / nci;
+        }
+        if (opt.forces) {
+          RowMatrixXd W = RowMatrixXd::Zero(ne, co.n_sparse());
+          W.rowwise() = co.alpha.transpose();
+          RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, W);
+          for (int e = 0; e < ne; ++e) dE.row(e) *= d.cutoff[e];
+          co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+        }
+        if (var) {
+          RowMatrixXd P;  // prior covariance between this coordinate's environments
+          for (int e = 0; e < ne; ++e) {
+            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
+              k_atoms.row(d.ci[k]).segment(m0, co.n_sparse()) += d.cutoff[e] / nci * K.row(e);
+            k_total.segment(m0, co.n_sparse()) += d.cutoff[e] * K.row(e);
+          }
+          // per-atom prior: sum over environment pairs sharing the atom
+          std::vector<std::vector<std::pair<int, double>>> envs_of(n);
+          for (int e = 0; e < ne; ++e) {
+            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
+              envs_of[d.ci[k]].push_back({e, d.cutoff[e] / nci});
+          }
+          for (int a = 0; a < n; ++a) {
+            if (envs_of[a].empty()) continue;
+            RowMatrixXd Xa(envs_of[a].size(), d.dim);
+            Eigen::VectorXd wa(envs_of[a].size());
+            for (size_t k = 0; k < envs_of[a].size(); ++k) {
+              Xa.row(k) = d.values.row(envs_of[a][k].first);
+              wa[k] = envs_of[a][k].second;
+            }
+            prior_atoms[a] += wa.dot(co.kernel.prior(Xa, Xa) * wa);
+          }
+          if (opt.total_variance) {
+            const Eigen::VectorXd fc = Eigen::Map<const Eigen::VectorXd>(d.cutoff.data(), ne);
+            const int block = 2048;  // bounded memory: the prior is summed block by block
+            for (int a = 0; a < ne; a += block)
+              for (int b = 0; b < ne; b += block) {
+                const int na = std::min(block, ne - a), nb = std::min(block, ne - b);
+                prior_total += fc.segment(a, na).dot(co.kernel.prior(d.values.middleRows(a, na), d.values.middleRows(b, nb)) *
+                                                     fc.segment(b, nb));
+              }
+          }
+        }
+      }
+      m0 += co.n_sparse();
+    }
+  }
+  out.energy = out.energies.sum();
+  if (var) {
+    out.has_std = true;
+    auto variance = [&](const Eigen::MatrixXd& k, const Eigen::VectorXd& prior) {
+      // σ² = prior - |L⁻¹k|² + |R⁻ᵀk|²
+      const Eigen::MatrixXd a = L.triangularView<Eigen::Lower>().solve(k);
+      const Eigen::MatrixXd b = R.transpose().triangularView<Eigen::Lower>().solve(k);
+      Eigen::VectorXd v = prior - a.colwise().squaredNorm().transpose() + b.colwise().squaredNorm().transpose();
+      return v.cwiseMax(0.0).cwiseSqrt().eval();
+    };
+    out.energies_std = n > 0 ? variance(k_atoms.transpose(), prior_atoms) : Eigen::VectorXd();
+    if (opt.total_variance)
+      out.energy_std = variance(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total))[0];
+    else
+      out.energy_std = std::nan("");
+  }
+  return out;
+}
+
+}  // namespace soapgap

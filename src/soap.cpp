@@ -1,0 +1,396 @@
+#include "soapgap/soap.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <sstream>
+
+#include "soapgap/cutoff.hpp"
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+namespace {
+std::vector<int> to_ints(const std::vector<double>& v) {
+  std::vector<int> out;
+  for (double d : v) out.push_back(static_cast<int>(d));
+  return out;
+}
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (size_t k = 0; k < v.size(); ++k) s += (k ? " " : "") + std::to_string(v[k]);
+  return s;
+}
+}  // namespace
+
+SoapParams SoapParams::from_options(const Options& o) {
+  SoapParams p;
+  p.cutoff = o.require_double({"cutoff"});
+  p.cutoff_transition_width = o.get_double({"cutoff_transition_width"}, 0.5);
+  p.n_max = o.get_int({"n_max"}, 0);
+  p.l_max = o.get_int({"l_max"}, -1);
+  if (!o.has("n_max")) throw Error(o.context() + ": missing required parameter 'n_max'");
+  if (!o.has("l_max")) throw Error(o.context() + ": missing required parameter 'l_max'");
+  p.atom_sigma = o.require_double({"atom_sigma", "atom_gaussian_width"});
+  p.central_weight = o.get_double({"central_weight"}, 1.0);
+  p.normalise = o.get_bool({"normalise", "normalize"}, true);
+  p.covariance_sigma0 = o.get_double({"covariance_sigma0"}, 0.0);
+  p.basis_error_exponent = o.get_double({"basis_error_exponent"}, 10.0);
+  p.Z = to_ints(o.get_doubles({"Z"}, {}));
+  p.species_Z = to_ints(o.get_doubles({"species_Z"}, {}));
+  p.Z.erase(std::remove(p.Z.begin(), p.Z.end(), 0), p.Z.end());
+  if (p.species_Z.size() == 1 && p.species_Z[0] == 0) p.species_Z.clear();
+  const int n_species = o.get_int({"n_species"}, p.species_Z.empty() ? 1 : static_cast<int>(p.species_Z.size()));
+  if (!p.species_Z.empty() && n_species != static_cast<int>(p.species_Z.size()))
+    throw Error(o.context() + ": n_species=" + std::to_string(n_species) + " but species_Z has " +
+                std::to_string(p.species_Z.size()) + " entries");
+  p.central_reference_all_species = o.get_bool({"central_reference_all_species"}, false) || n_species == 1;
+  const double xml_version = o.get_double({"xml_version"}, 1426512068);
+  p.two_l_plus_one = xml_version >= 1423143769;
+  for (const char* unsupported : {"average", "diagonal_radial", "Z_mix", "R_mix", "sym_mix"})
+    if (o.get_bool({unsupported}, false))
+      throw Error(o.context() + ": soap option '" + unsupported + "=T' is not supported yet");
+  if (o.has("radial_basis") && o.get_string({"radial_basis"}, "") != "EQUISPACED_GAUSS")
+    throw Error(o.context() + ": soap radial_basis=" + o.get_string({"radial_basis"}, "") +
+                " is not supported (only EQUISPACED_GAUSS, QUIP's default)");
+  if (o.get_double({"cutoff_dexp"}, 0.0) != 0.0)
+    throw Error(o.context() + ": soap cutoff_dexp (radial scaling) is not supported yet");
+  return p;
+}
+
+Soap::Soap(SoapParams p) : p_(std::move(p)), sph_(std::max(p_.l_max, 0)) {
+  if (!(p_.cutoff > 0)) throw Error("soap: cutoff must be positive, got " + std::to_string(p_.cutoff));
+  if (p_.n_max < 1) throw Error("soap: n_max must be at least 1, got " + std::to_string(p_.n_max));
+  if (p_.l_max < 0) throw Error("soap: l_max must be at least 0, got " + std::to_string(p_.l_max));
+  if (!(p_.atom_sigma > 0)) throw Error("soap: atom_sigma must be positive, got " + std::to_string(p_.atom_sigma));
+  if (p_.cutoff_transition_width < 0 || p_.cutoff_transition_width > p_.cutoff)
+    throw Error("soap: cutoff_transition_width must be in [0, cutoff]");
+  n_channels_ = p_.species_Z.empty() ? 1 : static_cast<int>(p_.species_Z.size());
+  K_ = n_channels_ * p_.n_max;
+  nlm_ = (p_.l_max + 1) * (p_.l_max + 1);
+  dim_ = (p_.l_max + 1) * K_ * (K_ + 1) / 2 + 1;
+
+  // Radial basis (QUIP soap_initialise): Gaussians of width atom_sigma on an equispaced grid.
+  const int n = p_.n_max;
+  alpha_ = 0.5 / (p_.atom_sigma * p_.atom_sigma);
+  const double a = alpha_;
+  const double cutoff_basis = p_.cutoff + p_.atom_sigma * std::sqrt(2.0 * p_.basis_error_exponent * std::log(10.0));
+  grid_.resize(n);
+  for (int i = 0; i < n; ++i) grid_[i] = i * cutoff_basis / n;
+  Eigen::MatrixXd S(n, n), C(n, n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const double ri = grid_[i], rj = grid_[j];
+      // closed form of  ∫_0^∞ r² exp(-a(r-ri)²) exp(-a(r-rj)²) dr  (up to the common factor)
+      S(i, j) = (std::exp(-a * (ri * ri + rj * rj)) * std::sqrt(2.0) * std::pow(a, 1.5) * (ri + rj) +
+                 a * std::exp(-0.5 * a * (ri - rj) * (ri - rj)) * std::sqrt(std::numbers::pi) *
+                     (1.0 + a * (ri + rj) * (ri + rj)) * (1.0 + std::erf(std::sqrt(a / 2.0) * (ri + rj)))) /
+                std::sqrt(128.0 * std::pow(a, 5));
+      C(i, j) = std::exp(-a * (ri - rj) * (ri - rj));
+    }
+  Eigen::LLT<Eigen::MatrixXd> llt(S);
+  if (llt.info() != Eigen::Success) throw Error("soap: radial basis overlap is not positive definite (n_max too large?)");
+  const Eigen::MatrixXd L = llt.matrixL();
+  transform_ = C.partialPivLu().solve(L);
+  central_ = L.row(0).transpose();
+}
+
+std::string Soap::to_string() const {
+  std::ostringstream o;
+  o.precision(17);
+  o << "soap cutoff=" << p_.cutoff << " cutoff_transition_width=" << p_.cutoff_transition_width
+    << " n_max=" << p_.n_max << " l_max=" << p_.l_max << " atom_sigma=" << p_.atom_sigma
+    << " central_weight=" << p_.central_weight << " normalise=" << (p_.normalise ? "T" : "F")
+    << " covariance_sigma0=" << p_.covariance_sigma0 << " basis_error_exponent=" << p_.basis_error_exponent;
+  if (!p_.Z.empty()) o << " n_Z=" << p_.Z.size() << " Z={" << join(p_.Z) << "}";
+  if (!p_.species_Z.empty()) o << " n_species=" << p_.species_Z.size() << " species_Z={" << join(p_.species_Z) << "}";
+  o << " central_reference_all_species=" << (p_.central_reference_all_species ? "T" : "F");
+  if (!p_.two_l_plus_one) o << " xml_version=1423143768";
+  return o.str();
+}
+
+int Soap::channel_of(int z) const {
+  if (p_.species_Z.empty()) return 0;
+  for (int s = 0; s < n_channels_; ++s)
+    if (p_.species_Z[s] == z) return s;
+  return -1;
+}
+
+bool Soap::is_centre(int z) const {
+  return p_.Z.empty() || std::find(p_.Z.begin(), p_.Z.end(), z) != p_.Z.end();
+}
+
+// Radial coefficients c[l*n_max + n] = sum_a exp(-a(r²+r_a²)) i_l(2 a r r_a) T(a, n) and d/dr.
+void Soap::radial(double r, double* c, double* dc) const {
+  const int L = p_.l_max, n = p_.n_max, Lp = L + 2;  // g up to l = L+1 for the derivative
+  thread_local std::vector<double> g;
+  g.assign(static_cast<size_t>(Lp) * n, 0.0);
+  for (int a = 0; a < n; ++a) {
+    const double ra = grid_[a];
+    const double x = 2.0 * alpha_ * r * ra;
+    double* ga = g.data() + static_cast<size_t>(a) * Lp;
+    if (x > Lp) {
+      // upward recursion with the exponential folded in (stable for x > l)
+      const double em = std::exp(-alpha_ * (r - ra) * (r - ra)), ep = std::exp(-alpha_ * (r + ra) * (r + ra));
+      double gm1 = 0.5 * (em + ep) / x;
+      ga[0] = 0.5 * (em - ep) / x;
+      double prev2 = gm1, prev1 = ga[0];
+      for (int l = 1; l < Lp; ++l) {
+        ga[l] = prev2 - (2 * l - 1) / x * prev1;
+        prev2 = prev1;
+        prev1 = ga[l];
+      }
+    } else {
+      // power series i_l(x) = x^l/(2l+1)!! sum_k (x²/2)^k / (k! (2l+3)...(2l+2k+1))
+      const double e = std::exp(-alpha_ * (r * r + ra * ra));
+      const double h = 0.5 * x * x;
+      double lead = e;  // e * x^l / (2l+1)!!
+      for (int l = 0; l < Lp; ++l) {
+        if (l > 0) lead *= x / (2 * l + 1);
+        double sum = 1.0, t = 1.0;
+        for (int k = 1; k < 200; ++k) {
+          t *= h / (k * (2.0 * l + 2 * k + 1));
+          sum += t;
+          if (t < 1e-17 * sum) break;
+        }
+        ga[l] = lead * sum;
+      }
+    }
+  }
+  // transform to the orthonormal basis; derivative via i_l' = (l i_{l-1} + (l+1) i_{l+1})/(2l+1)
+  for (int l = 0; l <= L; ++l)
+    for (int k = 0; k < n; ++k) {
+      double v = 0.0, dv = 0.0;
+      for (int a = 0; a < n; ++a) {
+        const double* ga = g.data() + static_cast<size_t>(a) * Lp;
+        const double ra = grid_[a];
+        const double dg = -2.0 * alpha_ * r * ga[l] +
+                          2.0 * alpha_ * ra * ((l > 0 ? l * ga[l - 1] : 0.0) + (l + 1) * ga[l + 1]) / (2 * l + 1);
+        v += ga[l] * transform_(a, k);
+        dv += dg * transform_(a, k);
+      }
+      c[l * n + k] = v;
+      if (dc) dc[l * n + k] = dv;
+    }
+}
+
+Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i, bool derivatives) const {
+  const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
+  Expansion e;
+  e.X = RowMatrixXd::Zero(K_, nlm);
+  thread_local std::vector<double> c, dc, Y, dY;
+  c.resize((L + 1) * n);
+  dc.resize((L + 1) * n);
+  Y.resize(nlm);
+  dY.resize(3 * nlm);
+  for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
+    if (nb->r >= p_.cutoff) continue;
+    const int ch = channel_of(s.numbers[nb->j]);
+    if (ch < 0) continue;
+    const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
+    radial(nb->r, c.data(), derivatives ? dc.data() : nullptr);
+    sph_.compute(nb->rij.data(), Y.data(), derivatives ? dY.data() : nullptr);
+    for (int l = 0; l <= L; ++l)
+      for (int k = 0; k < n; ++k) {
+        const double ck = fc.f * c[l * n + k];
+        double* xrow = &e.X(ch * n + k, 0);
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) xrow[lm] += ck * Y[lm];
+      }
+    if (derivatives) {
+      const Eigen::Vector3d u = nb->rij / nb->r;
+      const size_t base = e.dX.size();
+      e.dX.resize(base + 3 * static_cast<size_t>(n) * nlm);
+      double* d = e.dX.data() + base;
+      for (int l = 0; l <= L; ++l)
+        for (int k = 0; k < n; ++k) {
+          const double ck = fc.f * c[l * n + k];
+          const double dck = fc.f * dc[l * n + k] + fc.df * c[l * n + k];  // d(fc c)/dr
+          for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm)
+            for (int x = 0; x < 3; ++x)
+              d[(static_cast<size_t>(x) * n + k) * nlm + lm] = dck * u[x] * Y[lm] + ck * dY[3 * lm + x];
+        }
+      e.atom.push_back(nb->j);
+      e.channel.push_back(ch);
+      e.rel.push_back(nb->rij);
+    }
+  }
+  // Central atom: a Gaussian at the origin, l = 0 only, not cut off.
+  const double y00 = 0.5 / std::sqrt(std::numbers::pi);
+  for (int ch = 0; ch < n_channels_; ++ch) {
+    if (!(p_.central_reference_all_species || p_.species_Z.empty() || p_.species_Z[ch] == s.numbers[i])) continue;
+    for (int k = 0; k < n; ++k) e.X(ch * n + k, 0) += p_.central_weight * central_[k] * y00;
+  }
+  return e;
+}
+
+void Soap::power_spectrum(const RowMatrixXd& X, double* p) const {
+  const int L = p_.l_max;
+  const double sqrt2 = std::sqrt(2.0);
+  for (int a = 0; a < K_; ++a)
+    for (int b = 0; b <= a; ++b) {
+      const double* xa = &X(a, 0);
+      const double* xb = &X(b, 0);
+      const size_t base = static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b);
+      for (int l = 0; l <= L; ++l) {
+        double s = 0.0;
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) s += xa[lm] * xb[lm];
+        const double f = (p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0) * (a != b ? sqrt2 : 1.0);
+        p[base + l] = f * s;
+      }
+    }
+  p[dim_ - 1] = 0.0;
+}
+
+DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
+  DescriptorData out;
+  out.dim = dim_;
+  std::vector<int> centres;
+  for (int i = 0; i < s.size(); ++i)
+    if (is_centre(s.numbers[i])) centres.push_back(i);
+  const int ne = static_cast<int>(centres.size());
+  out.values.resize(ne, dim_);
+  out.cutoff.assign(ne, 1.0);
+  for (int e = 0; e < ne; ++e) {
+    out.ci.push_back(centres[e]);
+    out.ci_offset.push_back(e + 1);
+  }
+  std::vector<Expansion> ex(ne);
+  std::vector<double> norms(ne);
+#pragma omp parallel for schedule(dynamic)
+  for (int e = 0; e < ne; ++e) {
+    ex[e] = expand(s, nl, centres[e], gradients);
+    double* p = &out.values(e, 0);
+    power_spectrum(ex[e].X, p);
+    double nrm = 1.0;
+    if (p_.normalise) {
+      nrm = Eigen::Map<Eigen::VectorXd>(p, dim_).norm();
+      if (nrm > 0) Eigen::Map<Eigen::VectorXd>(p, dim_) /= nrm;
+      else nrm = 1.0;
+    }
+    norms[e] = nrm;
+    p[dim_ - 1] = p_.covariance_sigma0;
+    if (!gradients) ex[e] = Expansion{};
+  }
+  if (!gradients) return out;
+
+  // Gradients: entry 0 of each environment is the centre itself (minus the sum of the others).
+  out.grad_offset.assign(1, 0);
+  for (int e = 0; e < ne; ++e) out.grad_offset.push_back(out.grad_offset.back() + 1 + static_cast<int>(ex[e].atom.size()));
+  const int ng = out.grad_offset.back();
+  out.grad_atom.resize(ng);
+  out.grad_rel.setZero(ng, 3);
+  out.grad_cutoff.setZero(ng, 3);
+  out.grad_values.setZero(3 * static_cast<Eigen::Index>(ng), dim_);
+  const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
+  const double sqrt2 = std::sqrt(2.0);
+#pragma omp parallel for schedule(dynamic)
+  for (int e = 0; e < ne; ++e) {
+    const Expansion& x = ex[e];
+    const int g0 = out.grad_offset[e];
+    out.grad_atom[g0] = centres[e];
+    Eigen::Map<const Eigen::VectorXd> phat(&out.values(e, 0), dim_ - 1);
+    std::vector<double> G(static_cast<size_t>(n) * K_);
+    for (size_t j = 0; j < x.atom.size(); ++j) {
+      const int g = g0 + 1 + static_cast<int>(j);
+      out.grad_atom[g] = x.atom[j];
+      out.grad_rel.row(g) = x.rel[j].transpose();
+      const int s0 = x.channel[j] * n;
+      const double* d = x.dX.data() + j * 3 * static_cast<size_t>(n) * nlm;
+      for (int c = 0; c < 3; ++c) {
+        double* dp = &out.grad_values(3 * g + c, 0);
+        for (int l = 0; l <= L; ++l) {
+          // G(k, b) = sum_m dX[c][k][lm] X[b][lm]
+          for (int k = 0; k < n; ++k)
+            for (int b = 0; b < K_; ++b) {
+              double sum = 0.0;
+              const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
+              for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += dk[lm] * x.X(b, lm);
+              G[k * K_ + b] = sum;
+            }
+          const double fl = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
+          for (int a = 0; a < K_; ++a) {
+            const bool ina = a >= s0 && a < s0 + n;
+            for (int b = 0; b <= a; ++b) {
+              const bool inb = b >= s0 && b < s0 + n;
+              if (!ina && !inb) continue;
+              double v = (ina ? G[(a - s0) * K_ + b] : 0.0) + (inb ? G[(b - s0) * K_ + a] : 0.0);
+              dp[static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b) + l] = fl * (a != b ? sqrt2 : 1.0) * v;
+            }
+          }
+        }
+        Eigen::Map<Eigen::VectorXd> dv(dp, dim_ - 1);
+        if (p_.normalise) dv = (dv - phat * phat.dot(dv)) / norms[e];
+        dp[dim_ - 1] = 0.0;
+        out.grad_values.row(3 * g0 + c) -= out.grad_values.row(3 * g + c);
+      }
+    }
+  }
+  return out;
+}
+
+// Reverse mode: dE/dp̂ -> dE/dp -> dE/dX (symmetric channel matrix per l) -> per neighbour.
+void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
+                             const RowMatrixXd& dE_dvalues, const Eigen::VectorXd&, Positions& forces,
+                             Eigen::Matrix3d& virial) const {
+  const int ne = data.size(), n = p_.n_max, L = p_.l_max, nlm = nlm_;
+  const double sqrt2 = std::sqrt(2.0);
+  const int nthreads = omp_get_max_threads();
+  std::vector<Positions> f_local(nthreads, Positions::Zero(s.size(), 3));
+  std::vector<Eigen::Matrix3d> w_local(nthreads, Eigen::Matrix3d::Zero());
+#pragma omp parallel for schedule(dynamic)
+  for (int e = 0; e < ne; ++e) {
+    const int t = omp_get_thread_num();
+    const int i = data.ci[data.ci_offset[e]];
+    const Expansion x = expand(s, nl, i, true);
+    // dE/dp (unnormalised)
+    Eigen::VectorXd w = dE_dvalues.row(e).transpose().head(dim_ - 1);
+    if (p_.normalise) {
+      RowMatrixXd pv(1, dim_);
+      power_spectrum(x.X, pv.data());
+      const double nrm = pv.row(0).head(dim_ - 1).norm();
+      if (nrm > 0) {
+        const Eigen::VectorXd ph = pv.row(0).head(dim_ - 1).transpose() / nrm;
+        w = (w - ph * ph.dot(w)) / nrm;
+      }
+    }
+    // dE/dX[a][lm] = f_l sum_b B_l(a,b) X[b][lm]
+    RowMatrixXd dX = RowMatrixXd::Zero(K_, nlm);
+    for (int l = 0; l <= L; ++l) {
+      const double fl = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
+      for (int a = 0; a < K_; ++a)
+        for (int b = 0; b <= a; ++b) {
+          const double wab = w[static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b) + l] * fl;
+          if (wab == 0.0) continue;
+          const double cab = a == b ? 2.0 * wab : sqrt2 * wab;
+          for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+            dX(a, lm) += cab * x.X(b, lm);
+            if (a != b) dX(b, lm) += cab * x.X(a, lm);
+          }
+        }
+    }
+    for (size_t j = 0; j < x.atom.size(); ++j) {
+      const int s0 = x.channel[j] * n;
+      const double* d = x.dX.data() + j * 3 * static_cast<size_t>(n) * nlm;
+      Eigen::Vector3d g = Eigen::Vector3d::Zero();
+      for (int c = 0; c < 3; ++c)
+        for (int k = 0; k < n; ++k) {
+          const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
+          const double* ek = &dX(s0 + k, 0);
+          double sum = 0.0;
+          for (int lm = 0; lm < nlm; ++lm) sum += dk[lm] * ek[lm];
+          g[c] += sum;
+        }
+      f_local[t].row(x.atom[j]) -= g.transpose();
+      f_local[t].row(i) += g.transpose();
+      w_local[t] -= x.rel[j] * g.transpose();
+    }
+  }
+  for (int t = 0; t < nthreads; ++t) {
+    forces += f_local[t];
+    virial += w_local[t];
+  }
+}
+
+}  // namespace soapgap

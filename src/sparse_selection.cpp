@@ -1,0 +1,154 @@
+#include "soapgap/sparse_selection.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+SparseMethod parse_sparse_method(const std::string& name) {
+  std::string n = name;
+  std::transform(n.begin(), n.end(), n.begin(), ::tolower);
+  if (n == "random") return SparseMethod::Random;
+  if (n == "uniform") return SparseMethod::Uniform;
+  if (n == "cur_points" || n == "cur") return SparseMethod::CurPoints;
+  if (n == "all" || n == "none") return SparseMethod::All;
+  throw Error("unknown sparse_method '" + name + "' (supported: random, uniform, cur_points, all/none)");
+}
+
+std::string sparse_method_name(SparseMethod m) {
+  switch (m) {
+    case SparseMethod::Random: return "random";
+    case SparseMethod::Uniform: return "uniform";
+    case SparseMethod::CurPoints: return "cur_points";
+    case SparseMethod::All: return "all";
+  }
+  return "?";
+}
+
+std::vector<int> distinct_rows(const RowMatrixXd& X, double tol) {
+  // bucket by a coarse hash of the rounded row, then compare exactly within buckets
+  std::map<std::vector<long long>, std::vector<int>> buckets;
+  std::vector<int> keep;
+  const double q = std::max(tol, 1e-12) * 1e3;
+  for (int i = 0; i < X.rows(); ++i) {
+    std::vector<long long> key(X.cols());
+    for (int k = 0; k < X.cols(); ++k) key[k] = std::llround(X(i, k) / q);
+    auto& b = buckets[key];
+    bool dup = false;
+    for (int j : b)
+      if ((X.row(i) - X.row(j)).cwiseAbs().maxCoeff() <= tol) {
+        dup = true;
+        break;
+      }
+    if (!dup) {
+      b.push_back(i);
+      keep.push_back(i);
+    }
+  }
+  return keep;
+}
+
+namespace {
+
+std::vector<int> cur_points(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
+  // Left singular vectors of X (n x d) from the eigenvectors of XᵀX (d x d): U = X W Σ⁻¹.
+  const Eigen::MatrixXd XtX = X.transpose() * X;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(XtX);
+  const Eigen::VectorXd ev = eig.eigenvalues().reverse();
+  const Eigen::MatrixXd W = eig.eigenvectors().rowwise().reverse();
+  const double smax = std::sqrt(std::max(ev[0], 0.0));
+  int rank = 0;
+  for (int k = 0; k < ev.size(); ++k)
+    if (std::sqrt(std::max(ev[k], 0.0)) > 1e-13 * std::max(smax, 1.0) * std::max<double>(X.rows(), X.cols())) ++rank;
+  const int k = std::max(1, rank / 2);
+  Eigen::MatrixXd U = X * W.leftCols(k);
+  for (int r = 0; r < k; ++r) U.col(r) /= std::sqrt(ev[r]);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  std::vector<std::pair<double, int>> score(X.rows());
+  for (int j = 0; j < X.rows(); ++j) {
+    const double p = std::min(1.0, static_cast<double>(m) / k * U.row(j).squaredNorm());
+    score[j] = {uni(rng) - p, j};
+  }
+  std::sort(score.begin(), score.end());
+  std::vector<int> out;
+  for (int j = 0; j < m; ++j) out.push_back(score[j].second);
+  return out;
+}
+
+std::vector<int> uniform_grid(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
+  const int n = static_cast<int>(X.rows()), d = static_cast<int>(X.cols());
+  const int ngrid = static_cast<int>(std::ceil(std::pow(static_cast<double>(m), 1.0 / d) - 1e-12));
+  if (std::pow(static_cast<double>(ngrid), d) > 1e8)
+    throw Error("sparse_method=uniform needs " + std::to_string(ngrid) + "^" + std::to_string(d) +
+                " grid cells; use cur_points or random for high-dimensional descriptors");
+  const Eigen::RowVectorXd lo = X.colwise().minCoeff(), hi = X.colwise().maxCoeff();
+  std::vector<long long> bin(n, 0);
+  for (int i = 0; i < n; ++i) {
+    long long b = 0;
+    for (int k = 0; k < d; ++k) {
+      const double range = hi[k] - lo[k];
+      const long long ik = range > 0 ? std::llround((X(i, k) - lo[k]) / range * (ngrid - 1)) : 0;
+      b = b * ngrid + ik;
+    }
+    bin[i] = b;
+  }
+  std::map<long long, std::vector<int>> members;
+  for (int i = 0; i < n; ++i) members[bin[i]].push_back(i);
+  std::vector<int> out;
+  std::vector<char> taken(n, 0);
+  for (auto& [b, v] : members) {  // one point per occupied bin, in data order
+    if (static_cast<int>(out.size()) == m) break;
+    out.push_back(v.front());
+    taken[v.front()] = 1;
+  }
+  // fill: random occupied bins, random unchosen member
+  std::vector<long long> bins;
+  for (auto& [b, v] : members) bins.push_back(b);
+  while (static_cast<int>(out.size()) < m) {
+    auto& v = members[bins[rng() % bins.size()]];
+    std::vector<int> free;
+    for (int i : v)
+      if (!taken[i]) free.push_back(i);
+    if (free.empty()) continue;
+    const int pick = free[rng() % free.size()];
+    taken[pick] = 1;
+    out.push_back(pick);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod method, std::uint64_t seed) {
+  if (n_sparse < 1 && method != SparseMethod::All) throw Error("n_sparse must be at least 1");
+  const std::vector<int> distinct = distinct_rows(X);
+  std::vector<int> chosen;
+  if (method == SparseMethod::All || static_cast<int>(distinct.size()) <= n_sparse) {
+    chosen = distinct;
+  } else {
+    RowMatrixXd Xd(distinct.size(), X.cols());
+    for (size_t k = 0; k < distinct.size(); ++k) Xd.row(k) = X.row(distinct[k]);
+    std::mt19937_64 rng(seed);
+    std::vector<int> local;
+    if (method == SparseMethod::Random) {
+      local.resize(distinct.size());
+      std::iota(local.begin(), local.end(), 0);
+      std::shuffle(local.begin(), local.end(), rng);
+      local.resize(n_sparse);
+    } else if (method == SparseMethod::CurPoints) {
+      local = cur_points(Xd, n_sparse, rng);
+    } else {
+      local = uniform_grid(Xd, n_sparse, rng);
+    }
+    for (int j : local) chosen.push_back(distinct[j]);
+  }
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+}  // namespace soapgap
