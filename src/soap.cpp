@@ -1,7 +1,5 @@
 #include "soapgap/soap.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -336,12 +334,12 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
                              Eigen::Matrix3d& virial) const {
   const int ne = data.size(), n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
-  const int nthreads = omp_get_max_threads();
-  std::vector<Positions> f_local(nthreads, Positions::Zero(s.size(), 3));
-  std::vector<Eigen::Matrix3d> w_local(nthreads, Eigen::Matrix3d::Zero());
+  // Per-environment contributions, reduced serially afterwards so results do not depend on
+  // the thread schedule (bit-reproducible forces).
+  std::vector<std::vector<std::pair<int, Eigen::Vector3d>>> contrib(ne);
+  std::vector<Eigen::Matrix3d> w_env(ne, Eigen::Matrix3d::Zero());
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) {
-    const int t = omp_get_thread_num();
     const int i = data.ci[data.ci_offset[e]];
     const Expansion x = expand(s, nl, i, true);
     // dE/dp (unnormalised)
@@ -382,14 +380,17 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
           for (int lm = 0; lm < nlm; ++lm) sum += dk[lm] * ek[lm];
           g[c] += sum;
         }
-      f_local[t].row(x.atom[j]) -= g.transpose();
-      f_local[t].row(i) += g.transpose();
-      w_local[t] -= x.rel[j] * g.transpose();
+      contrib[e].push_back({x.atom[j], g});
+      w_env[e] -= x.rel[j] * g.transpose();
     }
   }
-  for (int t = 0; t < nthreads; ++t) {
-    forces += f_local[t];
-    virial += w_local[t];
+  for (int e = 0; e < ne; ++e) {
+    const int i = data.ci[data.ci_offset[e]];
+    for (const auto& [j, g] : contrib[e]) {
+      forces.row(j) -= g.transpose();
+      forces.row(i) += g.transpose();
+    }
+    virial += w_env[e];
   }
 }
 

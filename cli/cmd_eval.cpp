@@ -1,0 +1,128 @@
+// soapgap eval: predictions to extended XYZ; RMSE/MAE per property and per config_type.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "args.hpp"
+#include "soapgap/error.hpp"
+#include "soapgap/extxyz.hpp"
+#include "soapgap/fit.hpp"
+#include "soapgap/model_file.hpp"
+
+namespace soapgap::cli {
+
+namespace {
+
+const std::vector<OptionSpec> kSpec = {
+    {"model", true, "model file written by `soapgap fit`"},
+    {"input", true, "extended-XYZ file to evaluate"},
+    {"output", true, "extended-XYZ file to write with predictions (optional)"},
+    {"overwrite", false, "overwrite an existing output file"},
+    {"std", false, "also predict the standard deviation of local and total energies"},
+    {"prefix", true, "prefix of the predicted property names", "soapgap_"},
+    {"energy-key", true, "reference energy property", "energy"},
+    {"force-key", true, "reference force property", "forces"},
+    {"virial-key", true, "reference virial property", "virial"},
+    {"stress-key", true, "reference stress property (used if there is no virial)", "stress"},
+    {"config-type-key", true, "configuration type property", "config_type"},
+    {"threads", true, "OpenMP threads"},
+};
+
+struct Acc {
+  double se = 0, ae = 0;
+  long n = 0;
+  void add(double d) {
+    se += d * d;
+    ae += std::abs(d);
+    ++n;
+  }
+};
+
+struct Errors {
+  Acc energy, force, virial;  // energy and virial per atom
+};
+
+void print_table(const std::map<std::string, Errors>& errs) {
+  std::printf("%-20s %8s %14s %14s %8s %14s %14s %8s %14s %14s\n", "config_type", "n_E", "E_RMSE/meV/at",
+              "E_MAE/meV/at", "n_F", "F_RMSE/eV/Å", "F_MAE/eV/Å", "n_V", "V_RMSE/meV/at", "V_MAE/meV/at");
+  for (const auto& [ct, e] : errs) {
+    auto rm = [](const Acc& a, double s) { return a.n ? std::sqrt(a.se / a.n) * s : NAN; };
+    auto ma = [](const Acc& a, double s) { return a.n ? a.ae / a.n * s : NAN; };
+    std::printf("%-20s %8ld %14.4f %14.4f %8ld %14.5f %14.5f %8ld %14.4f %14.4f\n", ct.c_str(), e.energy.n,
+                rm(e.energy, 1e3), ma(e.energy, 1e3), e.force.n, rm(e.force, 1), ma(e.force, 1), e.virial.n,
+                rm(e.virial, 1e3), ma(e.virial, 1e3));
+  }
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  const Args a = parse_args(argc, argv, 2, kSpec, false);
+  if (a.help) {
+    std::cout << usage("eval",
+                       "Evaluate a model on an extended-XYZ file. Predictions are written as <prefix>energy,\n"
+                       "<prefix>forces, <prefix>virial (eV, W = -V σ), <prefix>energies (per atom) and, with --std,\n"
+                       "<prefix>energy_std and <prefix>energies_std. Errors against reference data present in the\n"
+                       "file are printed per config_type (energies and virials per atom).",
+                       kSpec);
+    return 0;
+  }
+  set_threads(a);
+  if (!a.has("model")) throw Error("give --model FILE");
+  if (!a.has("input")) throw Error("give --input FILE");
+  const Potential pot = load_model(a.get("model"));
+  ExtxyzReader reader(a.get("input"));
+  std::unique_ptr<ExtxyzWriter> writer;
+  if (a.has("output")) writer = std::make_unique<ExtxyzWriter>(a.get("output"), a.has("overwrite"));
+  FitOptions keys;
+  keys.energy_key = a.get("energy-key");
+  keys.force_key = a.get("force-key");
+  keys.virial_key = a.get("virial-key");
+  keys.stress_key = a.get("stress-key");
+  keys.config_type_key = a.get("config-type-key");
+  keys.default_sigma = {1, 1, 1};
+  const std::string pre = a.get("prefix");
+  const bool want_std = a.has("std");
+  std::map<std::string, Errors> errs;
+  long frames = 0, atoms = 0;
+  while (auto s = reader.next()) {
+    const Prediction p = pot.predict(*s, {true, want_std, true});
+    const FrameTargets t = frame_targets(*s, keys);
+    const int n = s->size();
+    for (const std::string& ct : {t.config_type, std::string("ALL")}) {
+      Errors& e = errs[ct];
+      if (t.has_energy && n > 0) e.energy.add((p.energy - t.energy) / n);
+      if (t.has_forces)
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < 3; ++c) e.force.add(p.forces(i, c) - t.forces(i, c));
+      if (t.has_virial && n > 0)
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) e.virial.add((p.virial(r, c) - t.virial(r, c)) / n);
+    }
+    if (writer) {
+      Structure o = *s;
+      o.info[pre + "energy"] = InfoValue::real({p.energy});
+      o.info[pre + "virial"] = InfoValue::real(std::vector<double>(p.virial.data(), p.virial.data() + 9));
+      AtomArray f, en;
+      f.numbers = p.forces;
+      en.numbers = p.energies;
+      o.arrays[pre + "forces"] = f;
+      o.arrays[pre + "energies"] = en;
+      if (p.has_std) {
+        o.info[pre + "energy_std"] = InfoValue::real({p.energy_std});
+        AtomArray sd;
+        sd.numbers = p.energies_std;
+        o.arrays[pre + "energies_std"] = sd;
+      }
+      writer->write(o);
+    }
+    ++frames;
+    atoms += n;
+  }
+  std::cout << "evaluated " << frames << " frames (" << atoms << " atoms) from " << a.get("input") << "\n";
+  if (errs.size() > 1 || (errs.count("ALL") && (errs["ALL"].energy.n || errs["ALL"].force.n))) print_table(errs);
+  return 0;
+}
+
+}  // namespace soapgap::cli

@@ -1,0 +1,207 @@
+// soapgap fit: long options, or a gap_fit command line verbatim (key=value words).
+#include <chrono>
+#include <charconv>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "args.hpp"
+#include "soapgap/error.hpp"
+#include "soapgap/extxyz.hpp"
+#include "soapgap/fit.hpp"
+#include "soapgap/model_file.hpp"
+#include "soapgap/options.hpp"
+
+namespace soapgap::cli {
+
+namespace {
+
+const std::vector<OptionSpec> kSpec = {
+    {"train", true, "training extended-XYZ file (gap_fit: at_file=)"},
+    {"gap", true, "descriptor+kernel terms, gap_fit syntax: \"soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5 delta=0.2 zeta=4 n_sparse=500 sparse_method=cur_points : distance_2b cutoff=5 delta=1 theta_uniform=1 n_sparse=20\""},
+    {"default-sigma", true, "noise for energy (eV/atom), force (eV/Å), virial (eV/atom)", "0.002 0.1 0.05"},
+    {"config-type-sigma", true, "per config_type noise, gap_fit syntax \"ct1:E:F:V:ct2:E:F:V\""},
+    {"e0", true, "isolated-atom energies: one number, or \"Cu:-0.5:Al:-0.3\""},
+    {"e0-method", true, "isolated (needs 1-atom frames) or average (mean energy per atom)", "isolated"},
+    {"e0-offset", true, "added to every e0", "0"},
+    {"sparse-jitter", true, "added to the diagonal of K_mm", "1e-10"},
+    {"no-sigma-per-atom", false, "energy/virial sigmas are totals, not per atom (gap_fit kernel_regularisation_is_per_atom=F)"},
+    {"energy-key", true, "frame property with the total energy", "energy"},
+    {"force-key", true, "per-atom property with the forces", "forces"},
+    {"virial-key", true, "frame property with the virial (eV, 3x3)", "virial"},
+    {"stress-key", true, "frame property with the stress (ASE sign, eV/Å³), used when there is no virial", "stress"},
+    {"config-type-key", true, "frame property with the configuration type", "config_type"},
+    {"seed", true, "random seed for sparse-point selection", "0"},
+    {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
+    {"output", true, "model file to write (gap_fit: gp_file=)", "soapgap_model.json"},
+    {"overwrite", false, "overwrite an existing output file"},
+    {"threads", true, "OpenMP threads"},
+    {"quiet", false, "no progress output"},
+};
+
+bool is_number(const std::string& t) {
+  double d;
+  const char* b = t.data();
+  if (!t.empty() && t[0] == '+') ++b;
+  auto r = std::from_chars(b, t.data() + t.size(), d);
+  return !t.empty() && r.ec == std::errc() && r.ptr == t.data() + t.size();
+}
+
+std::vector<std::string> split_any(const std::string& text, const std::string& seps) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (seps.find(c) != std::string::npos) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::array<double, 3> parse_sigma3(const std::string& text, const std::string& what) {
+  const auto tok = split_any(strip_group(text), " \t,");
+  if (tok.size() < 3) throw Error(what + ": needs 3 numbers (energy force virial), got '" + text + "'");
+  std::array<double, 3> s;
+  for (int k = 0; k < 3; ++k) {
+    if (!is_number(tok[k])) throw Error(what + ": '" + tok[k] + "' is not a number");
+    s[k] = std::stod(tok[k]);
+  }
+  return s;
+}
+
+// "ct1:E:F:V[:H]:ct2:E:F:V[:H]"
+std::map<std::string, std::array<double, 3>> parse_config_type_sigma(const std::string& text) {
+  std::map<std::string, std::array<double, 3>> out;
+  const auto tok = split_any(strip_group(text), ": \t");
+  size_t i = 0;
+  while (i < tok.size()) {
+    const std::string ct = tok[i++];
+    std::vector<double> v;
+    while (i < tok.size() && is_number(tok[i])) v.push_back(std::stod(tok[i++]));
+    if (v.size() < 3)
+      throw Error("config_type_sigma: config_type '" + ct + "' needs at least 3 numbers (energy force virial)");
+    out[ct] = {v[0], v[1], v[2]};
+  }
+  return out;
+}
+
+// "Cu:-0.5:Al:-0.3" or a single number for every species (needs the species list)
+std::map<int, double> parse_e0(const std::string& text, const std::set<int>& species) {
+  std::map<int, double> out;
+  const std::string t = strip_group(text);
+  if (is_number(t)) {
+    for (int z : species) out[z] = std::stod(t);
+    return out;
+  }
+  const auto tok = split_any(t, ": \t,");
+  if (tok.size() % 2) throw Error("e0: expected Symbol:value pairs, got '" + text + "'");
+  for (size_t k = 0; k < tok.size(); k += 2) {
+    if (!is_number(tok[k + 1])) throw Error("e0: '" + tok[k + 1] + "' is not a number");
+    out[atomic_number(tok[k])] = std::stod(tok[k + 1]);
+  }
+  return out;
+}
+
+// gap_fit key -> our long option (or "" for accepted-and-ignored keys)
+const std::map<std::string, std::string>& gap_fit_keys() {
+  static const std::map<std::string, std::string> m = {
+      {"at_file", "train"}, {"atoms_filename", "train"}, {"gap", "gap"},
+      {"default_sigma", "default-sigma"}, {"default_kernel_regularisation", "default-sigma"},
+      {"config_type_sigma", "config-type-sigma"}, {"config_type_kernel_regularisation", "config-type-sigma"},
+      {"e0", "e0"}, {"e0_method", "e0-method"}, {"e0_offset", "e0-offset"}, {"sparse_jitter", "sparse-jitter"},
+      {"energy_parameter_name", "energy-key"}, {"force_parameter_name", "force-key"},
+      {"virial_parameter_name", "virial-key"}, {"stress_parameter_name", "stress-key"},
+      {"config_type_parameter_name", "config-type-key"}, {"gp_file", "output"}, {"gap_file", "output"},
+      {"rnd_seed", "seed"}, {"sigma_per_atom", "@per_atom"}, {"kernel_regularisation_is_per_atom", "@per_atom"},
+      // accepted, no effect on the fit
+      {"do_copy_at_file", ""}, {"do_copy_atoms_file", ""}, {"sparse_separate_file", ""}, {"verbosity", ""},
+      {"openmp_chunk_size", ""}, {"mpi_blocksize_rows", ""}, {"mpi_blocksize_cols", ""}};
+  return m;
+}
+
+}  // namespace
+
+int cmd_fit(int argc, char** argv) {
+  Args a = parse_args(argc, argv, 2, kSpec, true);
+  if (a.help) {
+    std::cout << usage("fit",
+                       "Fit a sparse GP (GAP) potential to energies, forces and virials.\n"
+                       "A gap_fit command line is accepted verbatim, e.g.\n"
+                       "  soapgap fit at_file=train.xyz gap={soap l_max=6 n_max=8 atom_sigma=0.5 cutoff=5 delta=0.2 zeta=4 "
+                       "n_sparse=500 covariance_type=dot_product sparse_method=cur_points} default_sigma={0.002 0.1 0.05 0} "
+                       "e0_method=average gp_file=model.json\n"
+                       "Memory: peak ≈ 8 bytes × (3 M² + block_rows × M + n_environments × d) plus one block of "
+                       "descriptor gradients (see docs/memory.md).",
+                       kSpec);
+    return 0;
+  }
+  for (const auto& [k, v] : a.keyvals) {
+    auto it = gap_fit_keys().find(k);
+    if (it == gap_fit_keys().end())
+      throw Error("gap_fit option '" + k + "' is not supported (see docs/gap_fit-options.md)");
+    if (it->second.empty()) continue;
+    if (it->second == "@per_atom") {
+      const std::string t = strip_group(v);
+      if (t == "F" || t == "false" || t == "False") a.values["no-sigma-per-atom"] = "1";
+      continue;
+    }
+    a.values[it->second] = strip_group(v);
+  }
+  set_threads(a);
+  if (!a.has("train")) throw Error("no training file: give --train FILE (or at_file=FILE)");
+  if (!a.has("gap")) throw Error("no descriptors: give --gap \"soap ...\" (or gap={...})");
+  const std::string out = a.get("output");
+  if (out.size() > 4 && out.substr(out.size() - 4) == ".xml")
+    throw Error("output '" + out + "': writing GAP XML is not supported yet; give a .json file name");
+  if (!a.has("overwrite") && std::filesystem::exists(out))
+    throw Error(out + ": file exists; refusing to overwrite (use --overwrite)");
+
+  const bool quiet = a.has("quiet");
+  auto t0 = std::chrono::steady_clock::now();
+  const std::string train = a.get("train");
+  std::vector<Structure> frames = read_extxyz(train);
+  if (!quiet)
+    std::cout << "[read] " << frames.size() << " frames from " << train << " in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s" << std::endl;
+
+  FitOptions o;
+  o.gap = split_gap_string(a.get("gap"));
+  o.default_sigma = parse_sigma3(a.get("default-sigma"), "default_sigma");
+  if (a.has("config-type-sigma")) o.config_type_sigma = parse_config_type_sigma(a.get("config-type-sigma"));
+  if (a.has("e0")) {
+    std::set<int> species;
+    for (const auto& s : frames) species.insert(s.numbers.begin(), s.numbers.end());
+    o.e0 = parse_e0(a.get("e0"), species);
+  }
+  o.e0_method = a.get("e0-method");
+  o.e0_offset = std::stod(a.get("e0-offset"));
+  o.sparse_jitter = std::stod(a.get("sparse-jitter"));
+  o.sigma_per_atom = !a.has("no-sigma-per-atom");
+  o.energy_key = a.get("energy-key");
+  o.force_key = a.get("force-key");
+  o.virial_key = a.get("virial-key");
+  o.stress_key = a.get("stress-key");
+  o.config_type_key = a.get("config-type-key");
+  const long seed = std::stol(a.get("seed"));
+  o.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
+  o.block_rows = std::stoi(a.get("block-rows"));
+  if (!quiet) o.log = [](const std::string& m) { std::cout << m << std::endl; };
+
+  Potential pot = fit(frames, o);
+  std::ostringstream cmd;
+  for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];
+  pot.metadata["command_line"] = cmd.str();
+  pot.metadata["training_file"] = train;
+  save_model(pot, out, a.has("overwrite"));
+  if (!quiet)
+    std::cout << "[write] model with " << pot.coordinates.size() << " descriptor terms and " << pot.n_sparse_total()
+              << " sparse points -> " << out << std::endl;
+  return 0;
+}
+
+}  // namespace soapgap::cli

@@ -1,0 +1,209 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "helpers.hpp"
+#include "soapgap/error.hpp"
+#include "soapgap/fit.hpp"
+#include "soapgap/model_file.hpp"
+
+using namespace soapgap;
+
+namespace {
+
+// Reference data from a smooth Morse pair potential (cutoff 5 Å with a cosine switch).
+void label_morse(Structure& s) {
+  const double D = 0.3, a = 1.4, r0 = 2.55, rc = 5.0;
+  const NeighbourList nl = build_neighbour_list(s, rc);
+  double E = 0.0;
+  RowMatrixXd F = RowMatrixXd::Zero(s.size(), 3);
+  Eigen::Matrix3d W = Eigen::Matrix3d::Zero();
+  for (int i = 0; i < s.size(); ++i)
+    for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
+      const double x = std::exp(-a * (nb->r - r0));
+      const double v = D * (x * x - 2 * x), dv = D * (-2 * a * x * x + 2 * a * x);
+      const double sw = nb->r < rc - 1 ? 1.0 : 0.5 * (std::cos(M_PI * (nb->r - rc + 1)) + 1);
+      const double dsw = nb->r < rc - 1 ? 0.0 : -0.5 * M_PI * std::sin(M_PI * (nb->r - rc + 1));
+      E += 0.5 * v * sw;
+      const Eigen::Vector3d g = 0.5 * (dv * sw + v * dsw) * nb->rij / nb->r;  // dE/dr_j for this half pair
+      F.row(nb->j) -= g.transpose();
+      F.row(i) += g.transpose();
+      W -= nb->rij * g.transpose();
+    }
+  s.info["energy"] = InfoValue::real({E});
+  s.info["virial"] = InfoValue::real(std::vector<double>(W.data(), W.data() + 9));
+  AtomArray f;
+  f.numbers = F;
+  s.arrays["forces"] = f;
+}
+
+std::vector<Structure> morse_frames(int n, unsigned seed) {
+  std::vector<Structure> out;
+  for (int k = 0; k < n; ++k) {
+    Structure s = test::fcc(3.6 + 0.02 * (k % 5 - 2), 2, 0.05 + 0.03 * (k % 3), seed + k);
+    label_morse(s);
+    s.frame = k;
+    out.push_back(s);
+  }
+  return out;
+}
+
+FitOptions options() {
+  FitOptions o;
+  o.gap = split_gap_string(
+      "soap cutoff=4.5 l_max=4 n_max=5 atom_sigma=0.5 cutoff_transition_width=1.0 delta=0.5 zeta=4 n_sparse=60 "
+      "sparse_method=cur_points : distance_2b cutoff=5.0 delta=1.0 theta_uniform=1.0 n_sparse=15 sparse_method=uniform");
+  o.default_sigma = {0.001, 0.02, 0.01};
+  o.e0 = {{29, 0.0}};
+  o.seed = 3;
+  // A little jitter keeps the weights moderate, so finite differences of the energy are not
+  // swamped by cancellation in sum_s alpha_s k(x, s) (with 1e-10, |alpha| ~ 1e6-1e7).
+  o.sparse_jitter = 1e-5;
+  return o;
+}
+
+const Potential& model() {
+  static const Potential p = fit(morse_frames(12, 100), options());
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("fitted model reproduces a smooth reference within its noise") {
+  const Potential& p = model();
+  CHECK(p.coordinates.size() == 2);
+  double se = 0.0;
+  long n = 0;
+  double emax = 0.0;
+  for (const Structure& s : morse_frames(6, 900)) {
+    const Prediction r = p.predict(s);
+    se += (r.forces - s.array_reals("forces", 3)).squaredNorm();
+    n += 3 * s.size();
+    emax = std::max(emax, std::abs(r.energy - s.info_reals("energy")[0]) / s.size());
+  }
+  MESSAGE("held-out force RMSE " << std::sqrt(se / n) << " eV/Å, max energy error " << emax << " eV/atom");
+  CHECK(std::sqrt(se / n) < 0.02);
+  CHECK(emax < 0.003);
+}
+
+TEST_CASE("forces and virial are exact derivatives of the energy") {
+  const Potential& p = model();
+  Structure s = test::fcc(3.62, 2, 0.12, 77);
+  s.cell(0, 1) = 0.3;  // triclinic
+  const Prediction r = p.predict(s);
+  CHECK(r.energies.sum() == doctest::Approx(r.energy).epsilon(1e-12));
+  const double h = 1e-4;  // energy round-off (~1e-12 eV) / h stays far below the tolerance
+  double ferr = 0.0;
+  for (int a : {0, 5, 17})
+    for (int c = 0; c < 3; ++c) {
+      Structure sp = s, sm = s;
+      sp.positions(a, c) += h;
+      sm.positions(a, c) -= h;
+      const double fd = -(p.predict(sp, {false}).energy - p.predict(sm, {false}).energy) / (2 * h);
+      ferr = std::max(ferr, std::abs(fd - r.forces(a, c)));
+    }
+  const double fscale = r.forces.cwiseAbs().maxCoeff();
+  MESSAGE("force FD relative error " << ferr / fscale);
+  CHECK(ferr / fscale < 1e-6);
+  // W = -dE/dε for a deformation F = I + ε
+  double werr = 0.0;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) {
+      Eigen::Matrix3d eps = Eigen::Matrix3d::Zero();
+      eps(a, b) = h;
+      const double fd = -(p.predict(test::strained(s, eps), {false}).energy - p.predict(test::strained(s, -eps), {false}).energy) / (2 * h);
+      werr = std::max(werr, std::abs(fd - r.virial(a, b)));
+    }
+  MESSAGE("virial FD relative error " << werr / r.virial.cwiseAbs().maxCoeff());
+  CHECK(werr / r.virial.cwiseAbs().maxCoeff() < 1e-6);
+}
+
+TEST_CASE("streaming QR gives the same weights for any block size") {
+  FitOptions o = options();
+  o.block_rows = 150;  // many small blocks
+  const Potential small = fit(morse_frames(12, 100), o);
+  const Potential& big = model();
+  for (const Structure& s : morse_frames(3, 500)) {
+    const Prediction a = small.predict(s), b = big.predict(s);
+    CHECK(std::abs(a.energy - b.energy) < 1e-8 * s.size());
+    CHECK((a.forces - b.forces).cwiseAbs().maxCoeff() < 1e-8);
+  }
+}
+
+TEST_CASE("predicted standard deviation grows away from the training data") {
+  const Potential& p = model();
+  std::vector<double> stds;
+  for (double rattle : {0.05, 0.15, 0.3}) {
+    Structure s = test::fcc(3.6, 2, rattle, 5);
+    const Prediction r = p.predict(s, {false, true});
+    REQUIRE(r.has_std);
+    CHECK(r.energies_std.minCoeff() >= 0.0);
+    stds.push_back(r.energies_std.mean());
+  }
+  Structure compressed = test::fcc(3.2, 2, 0.05, 5);
+  stds.push_back(p.predict(compressed, {false, true}).energies_std.mean());
+  MESSAGE("mean local std: " << stds[0] << " " << stds[1] << " " << stds[2] << " compressed " << stds[3]);
+  CHECK(stds[0] < stds[1]);
+  CHECK(stds[1] < stds[2]);
+  CHECK(stds[0] < stds[3]);
+}
+
+TEST_CASE("model files round-trip bit-exactly and reject damage") {
+  const Potential& p = model();
+  const std::string text = model_to_string(p);
+  const Potential q = model_from_string(text);
+  CHECK(model_to_string(q) == text);
+  const Structure s = test::fcc(3.6, 2, 0.1, 9);
+  const Prediction a = p.predict(s, {true, true}), b = q.predict(s, {true, true});
+  CHECK(a.energy == b.energy);
+  CHECK(a.forces == b.forces);
+  CHECK(a.energies_std == b.energies_std);
+
+  auto err = [](const std::string& t) {
+    try {
+      model_from_string(t, "m.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err(text.substr(0, text.size() / 2)).find("truncated or corrupted") != std::string::npos);
+  std::string bad = text;
+  const auto pos = bad.find("\"delta\":");
+  REQUIRE(pos != std::string::npos);
+  bad[pos + 9] = bad[pos + 9] == '1' ? '2' : '1';
+  CHECK(err(bad).find("checksum") != std::string::npos);
+  std::string ver = text;
+  ver.replace(ver.find("\"version\": 1"), 12, "\"version\": 99");
+  CHECK(err(ver).find("version 99 is not supported") != std::string::npos);
+  CHECK(err("{\"hello\": 1}").find("not a soapgap model") != std::string::npos);
+}
+
+TEST_CASE("prediction on an unknown species is a clear error") {
+  Structure s = test::fcc(3.6, 1, 0.0, 1);
+  s.numbers[2] = 47;
+  try {
+    model().predict(s);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("Ag, a species the model was not trained on") != std::string::npos);
+  }
+}
+
+TEST_CASE("fit input errors name the problem") {
+  auto frames = morse_frames(2, 1);
+  FitOptions o = options();
+  o.e0.clear();
+  o.e0_method = "isolated";
+  try {
+    fit(frames, o);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("no isolated-atom frame") != std::string::npos);
+  }
+  o = options();
+  o.default_sigma = {0.0, 0.1, 0.1};
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("must be positive"), Error);
+  frames[1].info["virial"] = InfoValue::real({1, 2, 3});
+  CHECK_THROWS_WITH_AS(fit(frames, options()), doctest::Contains("frame 1"), Error);
+}
