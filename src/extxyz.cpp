@@ -168,7 +168,8 @@ std::optional<Structure> ExtxyzReader::next() {
   {
     const auto tok = split_ws(line);
     if (tok.size() != 1 || !is_integer(tok[0]))
-      throw Error(ctx0 + "expected the number of atoms, got '" + line + "'");
+      throw Error(ctx0 + "expected the number of atoms, got '" + line + "'" +
+                  (frame > 0 ? " (wrong atom count in frame " + std::to_string(frame - 1) + "?)" : ""));
     natoms = std::stol(tok[0]);
     if (natoms < 0) throw Error(ctx0 + "negative number of atoms");
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "soapgap/error.hpp"
+#include "soapgap/parallel.hpp"
 
 namespace soapgap {
 
@@ -149,6 +150,9 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   targets.reserve(frames.size());
   for (const auto& s : frames) targets.push_back(frame_targets(s, opt));
 
+  if (std::none_of(targets.begin(), targets.end(), [](const FrameTargets& t) { return t.has_energy; }))
+    throw Error("fit: no training frame has the energy property '" + opt.energy_key +
+                "' (set the key name with --energy-key / energy_parameter_name=)");
   Potential pot;
   if (!opt.e0.empty()) {
     for (int z : species) {
@@ -225,12 +229,15 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   auto t0 = Clock::now();
   const int nf = static_cast<int>(frames.size());
   std::vector<std::vector<DescriptorData>> per_frame(nf);
+  ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
-  for (int f = 0; f < nf; ++f) {
-    const NeighbourList nl = build_neighbour_list(frames[f], cutoff);
-    per_frame[f].resize(nc);
-    for (int c = 0; c < nc; ++c) per_frame[f][c] = pot.coordinates[c].descriptor->compute(frames[f], nl, false);
-  }
+  for (int f = 0; f < nf; ++f)
+    errors.run([&] {
+      const NeighbourList nl = build_neighbour_list(frames[f], cutoff);
+      per_frame[f].resize(nc);
+      for (int c = 0; c < nc; ++c) per_frame[f][c] = pot.coordinates[c].descriptor->compute(frames[f], nl, false);
+    });
+  errors.rethrow();
   log("[descriptors] computed for " + std::to_string(nf) + " frames in " + std::to_string(seconds_since(t0)) + " s");
 
   // --- sparse points ---------------------------------------------------------------------
@@ -306,6 +313,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     n_f += t.has_forces ? 3 * frames[f].size() : 0;
     n_v += t.has_virial ? 6 : 0;
   }
+  if (n_f == 0)
+    log("[warning] no training frame has the per-atom force property '" + opt.force_key + "': fitting without forces");
   log("[assembly] " + std::to_string(total_rows) + " rows (" + std::to_string(n_e) + " energies, " +
       std::to_string(n_f) + " force components, " + std::to_string(n_v) + " virial components) x " +
       std::to_string(M) + " sparse points; blocks of " + std::to_string(block_rows) + " rows");
@@ -322,13 +331,13 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
     Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
 #pragma omp parallel for schedule(dynamic)
-    for (int f = f_begin; f < f_end; ++f) {
+    for (int f = f_begin; f < f_end; ++f) errors.run([&] {
       const Structure& s = frames[f];
       const FrameTargets& t = targets[f];
       const int n = s.size();
       const int r0 = offset[f - f_begin];
       const int rE = r0, rF = r0 + (t.has_energy ? 1 : 0), rV = rF + (t.has_forces ? 3 * n : 0);
-      if (nrows[f] == 0) continue;
+      if (nrows[f] == 0) return;
       const NeighbourList nl = build_neighbour_list(s, cutoff);
       const bool grads = t.has_forces || t.has_virial;
       int m0 = 0;
@@ -392,7 +401,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
             B.row(rV + row) /= t.sigma[2];
           }
       }
-    }
+    });
+    errors.rethrow();
     qr.add(B, b);
     done_rows += rows;
     ++blocks;

@@ -7,6 +7,7 @@
 
 #include "soapgap/cutoff.hpp"
 #include "soapgap/error.hpp"
+#include "soapgap/parallel.hpp"
 
 namespace soapgap {
 
@@ -256,8 +257,9 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   }
   std::vector<Expansion> ex(ne);
   std::vector<double> norms(ne);
+  ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
-  for (int e = 0; e < ne; ++e) {
+  for (int e = 0; e < ne; ++e) errors.run([&] {
     ex[e] = expand(s, nl, centres[e], gradients);
     double* p = &out.values(e, 0);
     power_spectrum(ex[e].X, p);
@@ -270,7 +272,8 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     norms[e] = nrm;
     p[dim_ - 1] = p_.covariance_sigma0;
     if (!gradients) ex[e] = Expansion{};
-  }
+  });
+  errors.rethrow();
   if (!gradients) return out;
 
   // Gradients: entry 0 of each environment is the centre itself (minus the sum of the others).
@@ -284,7 +287,7 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
 #pragma omp parallel for schedule(dynamic)
-  for (int e = 0; e < ne; ++e) {
+  for (int e = 0; e < ne; ++e) errors.run([&] {
     const Expansion& x = ex[e];
     const int g0 = out.grad_offset[e];
     out.grad_atom[g0] = centres[e];
@@ -324,7 +327,8 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
         out.grad_values.row(3 * g0 + c) -= out.grad_values.row(3 * g + c);
       }
     }
-  }
+  });
+  errors.rethrow();
   return out;
 }
 
@@ -338,8 +342,9 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
   // the thread schedule (bit-reproducible forces).
   std::vector<std::vector<std::pair<int, Eigen::Vector3d>>> contrib(ne);
   std::vector<Eigen::Matrix3d> w_env(ne, Eigen::Matrix3d::Zero());
+  ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
-  for (int e = 0; e < ne; ++e) {
+  for (int e = 0; e < ne; ++e) errors.run([&] {
     const int i = data.ci[data.ci_offset[e]];
     const Expansion x = expand(s, nl, i, true);
     // dE/dp (unnormalised)
@@ -383,7 +388,8 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
       contrib[e].push_back({x.atom[j], g});
       w_env[e] -= x.rel[j] * g.transpose();
     }
-  }
+  });
+  errors.rethrow();
   for (int e = 0; e < ne; ++e) {
     const int i = data.ci[data.ci_offset[e]];
     for (const auto& [j, g] : contrib[e]) {

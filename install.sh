@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One command for a fresh Debian/Ubuntu machine: system packages, a virtual environment with
+# soapgap built from this checkout, then the end-to-end demo (unless --no-demo).
+#   ./install.sh            install and run the demo
+#   ./install.sh --no-demo  install only (used by CI)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES="build-essential cmake ninja-build pkg-config python3-venv python3-dev \
+  libeigen3-dev libopenblas-dev liblapacke-dev nlohmann-json3-dev doctest-dev"
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "== installing system packages:$missing"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+
+VENV=${SOAPGAP_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating virtual environment $VENV"
+  python3 -m venv "$VENV"
+fi
+echo "== installing soapgap and the test/benchmark reference codes into $VENV"
+"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q -r requirements-dev.txt
+"$VENV/bin/pip" install -q --no-build-isolation .
+
+if [ "${1:-}" != "--no-demo" ]; then
+  echo "== running the end-to-end demo (EMT reference data -> SOAP GAP fit -> errors)"
+  "$VENV/bin/python" -m soapgap.demo --out demo_output
+fi

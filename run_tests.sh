@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: C++ unit tests (ctest) and Python/CLI/comparison tests (pytest).
+# Needs ./install.sh --no-demo (or ./install.sh) first.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${SOAPGAP_VENV:-.venv}
+BUILD=build/cpp
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON >/dev/null
+cmake --build "$BUILD" -j 2
+echo "== C++ unit tests"
+(cd "$BUILD" && ctest --output-on-failure)
+echo "== Python tests"
+SOAPGAP_CLI="$PWD/$BUILD/soapgap" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$VENV/bin/python" -m pytest -q tests/python "$@"
