@@ -281,8 +281,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
 
   // --- K_mm and its Cholesky factor ------------------------------------------------------
   const int M = pot.n_sparse_total();
-  Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
-  {
+  {  // K_mm lives only in this scope: peak memory counts L, not K_mm as well
+    Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
     int m0 = 0;
     for (const auto& co : pot.coordinates) {
       RowMatrixXd K = co.kernel.prior(co.sparse, co.sparse);
@@ -291,17 +291,17 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       Kmm.block(m0, m0, co.n_sparse(), co.n_sparse()) = K;
       m0 += co.n_sparse();
     }
+    Kmm.diagonal().array() += opt.sparse_jitter;
+    Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
+    if (llt.info() != Eigen::Success)
+      throw Error("fit: K_mm is not positive definite; increase sparse_jitter (now " + std::to_string(opt.sparse_jitter) + ")");
+    pot.L = llt.matrixL();
   }
-  Kmm.diagonal().array() += opt.sparse_jitter;
-  Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
-  if (llt.info() != Eigen::Success)
-    throw Error("fit: K_mm is not positive definite; increase sparse_jitter (now " + std::to_string(opt.sparse_jitter) + ")");
-  pot.L = llt.matrixL();
 
   // --- assembly and streaming QR ---------------------------------------------------------
   t0 = Clock::now();
   StreamingQR qr(pot.L.transpose(), M);
-  const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(2000, 4 * M);
+  const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(1000, 2 * M);
   std::vector<int> nrows(nf);
   long total_rows = 0;
   int n_e = 0, n_f = 0, n_v = 0;
