@@ -95,6 +95,7 @@ struct Term {
   int n_sparse = 0;
   SparseMethod method = SparseMethod::Random;
   double theta_fac = 0.0;
+  std::string sparse_file;
 };
 
 // Streaming QR: keeps the upper-triangular factor of all rows seen so far.
@@ -196,12 +197,18 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     const Options o = Options::parse(opt.gap[g], ctx);
     std::vector<std::string> strs = o.get_bool({"add_species"}, true) ? expand_species(o, species)
                                                                      : std::vector<std::string>{o.str()};
+    if (o.has("sparse_file") && strs.size() > 1)
+      throw Error(ctx + ": sparse_file with add_species=T would give one file to " + std::to_string(strs.size()) +
+                  " species terms; set add_species=F and give one term per species (with Z=/species_Z=)");
     for (const auto& s : strs) {
       Term t;
       t.opts = Options::parse(s, ctx);
       t.n_sparse = t.opts.get_int({"n_sparse"}, 0);
       t.method = parse_sparse_method(t.opts.get_string({"sparse_method"}, "random"));
-      if (t.n_sparse < 1 && t.method != SparseMethod::All)
+      t.sparse_file = t.opts.get_string({"sparse_file"}, "");
+      const bool from_file = t.method == SparseMethod::File || t.method == SparseMethod::IndexFile;
+      if (from_file && t.sparse_file.empty()) throw Error(ctx + ": sparse_method=" + sparse_method_name(t.method) + " needs sparse_file=...");
+      if (t.n_sparse < 1 && t.method != SparseMethod::All && !from_file)
         throw Error(ctx + ": n_sparse must be at least 1 (or sparse_method=all)");
       t.theta_fac = t.opts.get_double({"lengthscale_factor", "theta_fac"}, 0.0);
       Coordinate c;
@@ -263,12 +270,24 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       const Eigen::RowVectorXd range = X.colwise().maxCoeff() - X.colwise().minCoeff();
       co.kernel.theta = (terms[c].theta_fac * range.transpose()).cwiseMax(1e-8);
     }
-    const auto idx = select_sparse(X, terms[c].n_sparse, terms[c].method, opt.seed + 7919 * c);
-    co.sparse.resize(idx.size(), d);
-    co.sparse_cutoff.resize(idx.size());
-    for (size_t k = 0; k < idx.size(); ++k) {
-      co.sparse.row(k) = X.row(idx[k]);
-      co.sparse_cutoff[k] = fc[idx[k]];
+    std::vector<int> idx;
+    if (terms[c].method == SparseMethod::File) {
+      if (co.descriptor->kind() != "soap")
+        throw Error("sparse_method=file is supported for soap (unit sparse cutoffs); use index_file for " +
+                    co.descriptor->kind());
+      co.sparse = read_sparse_points(terms[c].sparse_file, d);
+      co.sparse_cutoff = Eigen::VectorXd::Ones(co.sparse.rows());
+      idx.resize(co.sparse.rows());
+    } else {
+      idx = terms[c].method == SparseMethod::IndexFile
+                ? read_sparse_indices(terms[c].sparse_file, ne)
+                : select_sparse(X, terms[c].n_sparse, terms[c].method, opt.seed + 7919 * c);
+      co.sparse.resize(idx.size(), d);
+      co.sparse_cutoff.resize(idx.size());
+      for (size_t k = 0; k < idx.size(); ++k) {
+        co.sparse.row(k) = X.row(idx[k]);
+        co.sparse_cutoff[k] = fc[idx[k]];
+      }
     }
     std::ostringstream m;
     m << "[sparse] " << co.descriptor_string.substr(0, 60) << "...: " << idx.size() << " of " << ne

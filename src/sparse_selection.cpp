@@ -1,6 +1,7 @@
 #include "soapgap/sparse_selection.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -17,7 +18,9 @@ SparseMethod parse_sparse_method(const std::string& name) {
   if (n == "uniform") return SparseMethod::Uniform;
   if (n == "cur_points" || n == "cur") return SparseMethod::CurPoints;
   if (n == "all" || n == "none") return SparseMethod::All;
-  throw Error("unknown sparse_method '" + name + "' (supported: random, uniform, cur_points, all/none)");
+  if (n == "file") return SparseMethod::File;
+  if (n == "index_file") return SparseMethod::IndexFile;
+  throw Error("unknown sparse_method '" + name + "' (supported: random, uniform, cur_points, all/none, file, index_file)");
 }
 
 std::string sparse_method_name(SparseMethod m) {
@@ -26,6 +29,8 @@ std::string sparse_method_name(SparseMethod m) {
     case SparseMethod::Uniform: return "uniform";
     case SparseMethod::CurPoints: return "cur_points";
     case SparseMethod::All: return "all";
+    case SparseMethod::File: return "file";
+    case SparseMethod::IndexFile: return "index_file";
   }
   return "?";
 }
@@ -124,7 +129,51 @@ std::vector<int> uniform_grid(const RowMatrixXd& X, int m, std::mt19937_64& rng)
 
 }  // namespace
 
+namespace {
+std::vector<double> read_numbers(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open sparse_file");
+  std::vector<double> v;
+  std::string t;
+  long line = 0;
+  while (in >> t) {
+    ++line;
+    try {
+      size_t used = 0;
+      v.push_back(std::stod(t, &used));
+      if (used != t.size()) throw std::invalid_argument(t);
+    } catch (const std::exception&) {
+      throw Error(path + ": value " + std::to_string(line) + " ('" + t + "') is not a number");
+    }
+  }
+  return v;
+}
+}  // namespace
+
+RowMatrixXd read_sparse_points(const std::string& path, int dim) {
+  const auto v = read_numbers(path);
+  if (v.empty() || v.size() % dim != 0)
+    throw Error(path + ": has " + std::to_string(v.size()) + " values, not a multiple of the descriptor dimension " +
+                std::to_string(dim));
+  return Eigen::Map<const RowMatrixXd>(v.data(), static_cast<Eigen::Index>(v.size() / dim), dim);
+}
+
+std::vector<int> read_sparse_indices(const std::string& path, int n_env) {
+  std::vector<int> out;
+  for (double d : read_numbers(path)) {
+    const long i = std::lround(d);
+    if (i != d || i < 1 || i > n_env)
+      throw Error(path + ": index " + std::to_string(i) + " is not in 1.." + std::to_string(n_env) + " (the training environments of this term)");
+    out.push_back(static_cast<int>(i - 1));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod method, std::uint64_t seed) {
+  if (method == SparseMethod::File || method == SparseMethod::IndexFile)
+    throw Error("select_sparse: file-based sparse points are read, not selected");
   if (n_sparse < 1 && method != SparseMethod::All) throw Error("n_sparse must be at least 1");
   const std::vector<int> distinct = distinct_rows(X);
   std::vector<int> chosen;

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "helpers.hpp"
 #include "soapgap/error.hpp"
@@ -206,4 +208,37 @@ TEST_CASE("fit input errors name the problem") {
   CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("must be positive"), Error);
   frames[1].info["virial"] = InfoValue::real({1, 2, 3});
   CHECK_THROWS_WITH_AS(fit(frames, options()), doctest::Contains("frame 1"), Error);
+}
+
+TEST_CASE("sparse points given in a file (values or indices) reproduce the selected ones") {
+  const auto frames = morse_frames(6, 300);
+  FitOptions o = options();
+  o.gap = {"soap cutoff=4.5 l_max=4 n_max=5 atom_sigma=0.5 cutoff_transition_width=1.0 delta=0.5 zeta=4 n_sparse=40 "
+           "sparse_method=cur_points"};
+  const Potential a = fit(frames, o);
+  const std::string values = (std::filesystem::temp_directory_path() / "soapgap_sparse_values.txt").string();
+  {
+    std::ofstream out(values);
+    out.precision(17);
+    const auto& S = a.coordinates[0].sparse;
+    for (int i = 0; i < S.rows(); ++i)
+      for (int k = 0; k < S.cols(); ++k) out << S(i, k) << "\n";  // QUIP sparseX layout: one value per line
+  }
+  o.gap = {"soap cutoff=4.5 l_max=4 n_max=5 atom_sigma=0.5 cutoff_transition_width=1.0 delta=0.5 zeta=4 "
+           "sparse_method=file sparse_file=" + values};
+  const Potential b = fit(frames, o);
+  REQUIRE(b.coordinates[0].n_sparse() == a.coordinates[0].n_sparse());
+  const Structure s = test::fcc(3.6, 2, 0.1, 21);
+  CHECK(std::abs(a.predict(s).energy - b.predict(s).energy) < 1e-10);
+
+  const std::string bad = (std::filesystem::temp_directory_path() / "soapgap_sparse_bad.txt").string();
+  std::ofstream(bad) << "1 2 3\n";
+  o.gap = {"soap cutoff=4.5 l_max=4 n_max=5 atom_sigma=0.5 delta=0.5 zeta=4 sparse_method=file sparse_file=" + bad};
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("not a multiple of the descriptor dimension"), Error);
+  const std::string idx = (std::filesystem::temp_directory_path() / "soapgap_sparse_idx.txt").string();
+  std::ofstream(idx) << "1\n5\n9\n150\n";
+  o.gap = {"soap cutoff=4.5 l_max=4 n_max=5 atom_sigma=0.5 delta=0.5 zeta=4 sparse_method=index_file sparse_file=" + idx};
+  CHECK(fit(frames, o).coordinates[0].n_sparse() == 4);
+  std::ofstream(idx) << "0\n";
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("is not in 1.."), Error);
 }
