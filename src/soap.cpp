@@ -184,6 +184,13 @@ Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i,
   dc.resize((L + 1) * n);
   Y.resize(nlm);
   dY.resize(3 * nlm);
+  if (derivatives) {
+    const size_t nn = nl.count(i);
+    e.dX.reserve(nn * 3 * n * nlm);
+    e.atom.reserve(nn);
+    e.channel.reserve(nn);
+    e.rel.reserve(nn);
+  }
   for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
     if (nb->r >= p_.cutoff) continue;
     const int ch = channel_of(s.numbers[nb->j]);
@@ -292,7 +299,14 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     const int g0 = out.grad_offset[e];
     out.grad_atom[g0] = centres[e];
     Eigen::Map<const Eigen::VectorXd> phat(&out.values(e, 0), dim_ - 1);
-    std::vector<double> G(static_cast<size_t>(n) * K_);
+    // X transposed (lm-major, channels fastest, padded to a multiple of 8) so the inner loop
+    // accumulates 8 channels in registers with unit stride
+    constexpr int W = 8;
+    const int Kp = (K_ + W - 1) / W * W;
+    std::vector<double> XT(static_cast<size_t>(nlm) * Kp, 0.0), G(static_cast<size_t>(L + 1) * n * Kp), fl(L + 1);
+    for (int b = 0; b < K_; ++b)
+      for (int lm = 0; lm < nlm; ++lm) XT[static_cast<size_t>(lm) * Kp + b] = x.X(b, lm);
+    for (int l = 0; l <= L; ++l) fl[l] = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
     for (size_t j = 0; j < x.atom.size(); ++j) {
       const int g = g0 + 1 + static_cast<int>(j);
       out.grad_atom[g] = x.atom[j];
@@ -301,23 +315,33 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
       const double* d = x.dX.data() + j * 3 * static_cast<size_t>(n) * nlm;
       for (int c = 0; c < 3; ++c) {
         double* dp = &out.grad_values(3 * g + c, 0);
-        for (int l = 0; l <= L; ++l) {
-          // G(k, b) = sum_m dX[c][k][lm] X[b][lm]
-          for (int k = 0; k < n; ++k)
-            for (int b = 0; b < K_; ++b) {
-              double sum = 0.0;
-              const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
-              for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += dk[lm] * x.X(b, lm);
-              G[k * K_ + b] = sum;
+        // G_l(k, b) = sum_m dX[c][k][lm] X[b][lm]: only channel-s rows of X move with atom j
+        for (int k = 0; k < n; ++k) {
+          const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
+          for (int l = 0; l <= L; ++l)
+            for (int b0 = 0; b0 < Kp; b0 += W) {
+              double acc[W] = {0, 0, 0, 0, 0, 0, 0, 0};
+              for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+                const double v = dk[lm];
+                const double* xt = &XT[static_cast<size_t>(lm) * Kp + b0];
+                for (int w = 0; w < W; ++w) acc[w] += v * xt[w];
+              }
+              double* gl = &G[(static_cast<size_t>(l) * n + k) * Kp + b0];
+              for (int w = 0; w < W; ++w) gl[w] = acc[w];
             }
-          const double fl = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
-          for (int a = 0; a < K_; ++a) {
-            const bool ina = a >= s0 && a < s0 + n;
-            for (int b = 0; b <= a; ++b) {
-              const bool inb = b >= s0 && b < s0 + n;
-              if (!ina && !inb) continue;
-              double v = (ina ? G[(a - s0) * K_ + b] : 0.0) + (inb ? G[(b - s0) * K_ + a] : 0.0);
-              dp[static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b) + l] = fl * (a != b ? sqrt2 : 1.0) * v;
+        }
+        // dP_l(a, b) = G_l(a - s0, b) [a in channel s] + G_l(b - s0, a) [b in channel s]
+        for (int a = 0; a < K_; ++a) {
+          const bool ina = a >= s0 && a < s0 + n;
+          for (int b = 0; b <= a; ++b) {
+            const bool inb = b >= s0 && b < s0 + n;
+            if (!ina && !inb) continue;
+            const double sab = a != b ? sqrt2 : 1.0;
+            double* out_ab = dp + static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b);
+            for (int l = 0; l <= L; ++l) {
+              const size_t lo = static_cast<size_t>(l) * n;
+              const double v = (ina ? G[(lo + a - s0) * Kp + b] : 0.0) + (inb ? G[(lo + b - s0) * Kp + a] : 0.0);
+              out_ab[l] = fl[l] * sab * v;
             }
           }
         }
