@@ -15,7 +15,8 @@ namespace soapgap::cli {
 namespace {
 
 const std::vector<OptionSpec> kSpec = {
-    {"model", true, "model file written by `soapgap fit`"},
+    {"model", true, "model file written by `soapgap fit` (.json) or a QUIP/GAP XML potential (.xml)"},
+    {"gap-only", false, "for an XML Sum potential, evaluate only its GAP part (no baseline)"},
     {"input", true, "extended-XYZ file to evaluate"},
     {"output", true, "extended-XYZ file to write with predictions (optional)"},
     {"overwrite", false, "overwrite an existing output file"},
@@ -71,7 +72,7 @@ int cmd_eval(int argc, char** argv) {
   set_threads(a);
   if (!a.has("model")) throw Error("give --model FILE");
   if (!a.has("input")) throw Error("give --input FILE");
-  const Potential pot = load_model(a.get("model"));
+  const Potential pot = load_potential(a.get("model"), a.has("gap-only"));
   ExtxyzReader reader(a.get("input"));
   std::unique_ptr<ExtxyzWriter> writer;
   if (a.has("output")) writer = std::make_unique<ExtxyzWriter>(a.get("output"), a.has("overwrite"));

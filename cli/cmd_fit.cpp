@@ -10,6 +10,7 @@
 #include "soapgap/error.hpp"
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
+#include "soapgap/gap_xml.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/options.hpp"
 
@@ -34,7 +35,7 @@ const std::vector<OptionSpec> kSpec = {
     {"config-type-key", true, "frame property with the configuration type", "config_type"},
     {"seed", true, "random seed for sparse-point selection", "0"},
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
-    {"output", true, "model file to write (gap_fit: gp_file=)", "soapgap_model.json"},
+    {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
     {"threads", true, "OpenMP threads"},
     {"quiet", false, "no progress output"},
@@ -156,8 +157,7 @@ int cmd_fit(int argc, char** argv) {
   if (!a.has("train")) throw Error("no training file: give --train FILE (or at_file=FILE)");
   if (!a.has("gap")) throw Error("no descriptors: give --gap \"soap ...\" (or gap={...})");
   const std::string out = a.get("output");
-  if (out.size() > 4 && out.substr(out.size() - 4) == ".xml")
-    throw Error("output '" + out + "': writing GAP XML is not supported yet; give a .json file name");
+  const bool xml = out.size() > 4 && out.substr(out.size() - 4) == ".xml";
   if (!a.has("overwrite") && std::filesystem::exists(out))
     throw Error(out + ": file exists; refusing to overwrite (use --overwrite)");
 
@@ -197,7 +197,8 @@ int cmd_fit(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];
   pot.metadata["command_line"] = cmd.str();
   pot.metadata["training_file"] = train;
-  save_model(pot, out, a.has("overwrite"));
+  if (xml) write_gap_xml(pot, out, a.has("overwrite"));  // quippy-readable, without the posterior factor R
+  else save_model(pot, out, a.has("overwrite"));
   if (!quiet)
     std::cout << "[write] model with " << pot.coordinates.size() << " descriptor terms and " << pot.n_sparse_total()
               << " sparse points -> " << out << std::endl;

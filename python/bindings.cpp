@@ -11,6 +11,7 @@
 #include "soapgap/error.hpp"
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
+#include "soapgap/gap_xml.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/potential.hpp"
 
@@ -140,7 +141,9 @@ NB_MODULE(_soapgap, m) {
         nb::gil_scoped_release release;  // log callbacks re-acquire the GIL through nanobind
         return fit(frames, opt);
       })
-      .def_static("load", &load_model, nb::arg("path"))
+      .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
+      .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },
+           nb::arg("path"), nb::arg("overwrite") = false)
       .def_static("from_string", [](const std::string& t) { return model_from_string(t); })
       .def("save", [](const Potential& p, const std::string& path, bool overwrite) { save_model(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "soapgap/error.hpp"
+#include "soapgap/gap_xml.hpp"
 
 namespace soapgap {
 
@@ -186,6 +187,16 @@ Potential load_model(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return model_from_string(ss.str(), path);
+}
+
+}  // namespace soapgap
+
+namespace soapgap {
+
+Potential load_potential(const std::string& path, bool gap_only) {
+  const bool xml = path.size() > 4 && path.substr(path.size() - 4) == ".xml";
+  if (xml) return read_gap_xml(path, {gap_only});
+  return load_model(path);
 }
 
 }  // namespace soapgap

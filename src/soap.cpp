@@ -45,8 +45,10 @@ SoapParams SoapParams::from_options(const Options& o) {
   if (!p.species_Z.empty() && n_species != static_cast<int>(p.species_Z.size()))
     throw Error(o.context() + ": n_species=" + std::to_string(n_species) + " but species_Z has " +
                 std::to_string(p.species_Z.size()) + " entries");
-  p.central_reference_all_species = o.get_bool({"central_reference_all_species"}, false) || n_species == 1;
   const double xml_version = o.get_double({"xml_version"}, 1426512068);
+  // QUIP forces central_reference_all_species for one species and for files older than 1426512068
+  p.central_reference_all_species =
+      o.get_bool({"central_reference_all_species"}, false) || n_species == 1 || xml_version < 1426512068;
   p.two_l_plus_one = xml_version >= 1423143769;
   for (const char* unsupported : {"average", "diagonal_radial", "Z_mix", "R_mix", "sym_mix"})
     if (o.get_bool({unsupported}, false))

@@ -15,6 +15,9 @@ inline constexpr int kModelFormatVersion = 1;
 void save_model(const Potential& p, const std::string& path, bool overwrite = false);
 Potential load_model(const std::string& path);
 
+// Loads a soapgap model (.json) or a QUIP/GAP XML potential (.xml, GAP part only if gap_only).
+Potential load_potential(const std::string& path, bool gap_only = false);
+
 std::string model_to_string(const Potential& p);
 Potential model_from_string(const std::string& text, const std::string& source = "<string>");
 

@@ -60,11 +60,17 @@ class Potential:
         return cls(_soapgap.Potential.fit(frames, o))
 
     @classmethod
-    def load(cls, path):
-        return cls(_soapgap.Potential.load(str(path)))
+    def load(cls, path, gap_only=False):
+        """Load a soapgap model (.json) or a QUIP/GAP XML potential (.xml). gap_only evaluates
+        only the GAP part of an XML Sum potential (like quippy's Potential('IP GAP', ...))."""
+        return cls(_soapgap.Potential.load(str(path), gap_only))
 
     def save(self, path, overwrite=False):
-        self._p.save(str(path), overwrite)
+        """Save as a soapgap model (.json), or as QUIP/GAP XML (.xml, plus sparse-point files)."""
+        if str(path).endswith(".xml"):
+            self._p.write_gap_xml(str(path), overwrite)
+        else:
+            self._p.save(str(path), overwrite)
 
     @property
     def cutoff(self):

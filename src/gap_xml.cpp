@@ -1,0 +1,285 @@
+#include "soapgap/gap_xml.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <pugixml.hpp>
+#include <set>
+#include <sstream>
+
+#include "soapgap/error.hpp"
+#include "soapgap/sparse_selection.hpp"
+
+namespace soapgap {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The gap_version soapgap writes: QUIP's gap_version of the conventions implemented here
+// (2l+1 SOAP scaling, central_reference_all_species default, ...); quippy 0.10.x reads it.
+constexpr long kWriteGapVersion = 1686220958;
+
+double fortran_double(const std::string& text, const std::string& what) {
+  std::string t = text;
+  for (char& c : t)
+    if (c == 'd' || c == 'D') c = 'e';
+  try {
+    size_t used = 0;
+    const double v = std::stod(t, &used);
+    while (used < t.size() && std::isspace(static_cast<unsigned char>(t[used]))) ++used;
+    if (used != t.size()) throw std::invalid_argument(t);
+    return v;
+  } catch (const std::exception&) {
+    throw Error(what + ": '" + text + "' is not a number");
+  }
+}
+
+std::vector<double> numbers_of(const std::string& text, const std::string& what) {
+  std::istringstream is(text);
+  std::vector<double> v;
+  std::string t;
+  while (is >> t) v.push_back(fortran_double(t, what));
+  return v;
+}
+
+std::string attr(const pugi::xml_node& n, const char* name, const std::string& what, bool required = true) {
+  const pugi::xml_attribute a = n.attribute(name);
+  if (!a) {
+    if (required) throw Error(what + ": <" + n.name() + "> has no attribute '" + name + "'");
+    return "";
+  }
+  return a.value();
+}
+
+// Species a descriptor string names explicitly (0 = any).
+void declared_species(const Options& o, std::set<int>& out, bool& wildcard) {
+  std::vector<int> zs;
+  auto add = [&](std::initializer_list<const char*> keys) {
+    for (double d : o.get_doubles(keys, {})) zs.push_back(static_cast<int>(d));
+  };
+  if (o.name() == "soap") {
+    add({"Z"});
+    add({"species_Z"});
+    if (!o.has("species_Z")) wildcard = true;
+  } else if (o.name() == "distance_2b") {
+    add({"Z1"});
+    add({"Z2"});
+  } else {
+    add({"Z", "Z_center"});
+    add({"Z1"});
+    add({"Z2"});
+  }
+  for (int z : zs)
+    if (z > 0) out.insert(z);
+    else wildcard = true;
+  if (zs.empty()) wildcard = true;
+}
+
+}  // namespace
+
+Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
+  pugi::xml_document doc;
+  const pugi::xml_parse_result res = doc.load_file(path.c_str());
+  if (!res) throw Error(path + ": not a readable XML file (" + res.description() + " at byte " + std::to_string(res.offset) + ")");
+  const pugi::xml_node root = doc.document_element();
+
+  // <Potential init_args=...>: plain "IP GAP label=X" or a Sum with baselines
+  std::string label;
+  if (const pugi::xml_node pn = root.child("Potential")) {
+    const std::string init = pn.attribute("init_args").value();
+    const auto pos = init.find("IP GAP");
+    if (pos == std::string::npos) throw Error(path + ": <Potential init_args=\"" + init + "\"> has no IP GAP part");
+    const auto lab = init.find("label=", pos);
+    if (lab != std::string::npos) {
+      label = init.substr(lab + 6);
+      label = label.substr(0, label.find_first_of(" }\""));
+    }
+    if (init.rfind("IP GAP", 0) != 0 && !opt.gap_only)
+      throw Error(path + ": the potential is '" + init +
+                  "': its baseline (non-GAP part) is not supported; use gap_only to evaluate the GAP part alone");
+  }
+  pugi::xml_node gp;
+  for (pugi::xml_node n : root.children("GAP_params"))
+    if (label.empty() || label == n.attribute("label").value()) {
+      gp = n;
+      break;
+    }
+  if (!gp) throw Error(path + ": no <GAP_params" + (label.empty() ? "" : " label=\"" + label + "\"") + "> element");
+  const std::string version = attr(gp, "gap_version", path, false);
+  const long gap_version = version.empty() ? 0 : std::stol(version);
+
+  Potential p;
+  p.metadata["source"] = path;
+  p.metadata["gap_version"] = version;
+  p.metadata["label"] = gp.attribute("label").value();
+
+  const pugi::xml_node data = gp.child("GAP_data");
+  if (!data) throw Error(path + ": <GAP_params> has no <GAP_data>");
+  if (std::string(data.attribute("do_core").value()) == "T" && !opt.gap_only)
+    throw Error(path + ": GAP_data do_core=T (a core/baseline potential) is not supported; use gap_only to evaluate the GAP part alone");
+  if (data.attribute("do_pca") && std::string(data.attribute("do_pca").value()) == "T")
+    throw Error(path + ": GAP_data do_pca=T is not supported");
+  std::map<int, double> e0_all;
+  if (data.attribute("e0")) {
+    const double v = fortran_double(data.attribute("e0").value(), path + " GAP_data e0");
+    for (int z = 1; z <= 116; ++z) e0_all[z] = v;
+  }
+  for (pugi::xml_node e : data.children("e0"))
+    e0_all[std::stoi(attr(e, "Z", path))] = fortran_double(attr(e, "value", path), path + " e0");
+
+  const pugi::xml_node sparse = gp.child("gpSparse");
+  if (!sparse) throw Error(path + ": no <gpSparse> element");
+  if (sparse.attribute("fitted") && std::string(sparse.attribute("fitted").value()) == "F")
+    throw Error(path + ": gpSparse fitted=F: the potential was never fitted");
+  std::set<int> species;
+  bool wildcard = false;
+  const fs::path dir = fs::path(path).parent_path();
+  int ic = 0;
+  for (pugi::xml_node c : sparse.children("gpCoordinates")) {
+    const std::string what = path + ": gpCoordinates " + std::to_string(++ic);
+    Coordinate co;
+    std::string desc = c.child_value("descriptor");
+    Options o = Options::parse(desc, what);
+    if (gap_version > 0 && !o.has("xml_version")) o.set("xml_version", std::to_string(gap_version));
+    co.descriptor = make_descriptor(o);
+    co.descriptor_string = co.descriptor->to_string();
+    declared_species(o, species, wildcard);
+    const int d = std::stoi(attr(c, "dimensions", what));
+    if (d != co.descriptor->dimension())
+      throw Error(what + ": dimensions=" + std::to_string(d) + " but the descriptor '" + desc + "' has dimension " +
+                  std::to_string(co.descriptor->dimension()));
+    const int type = std::stoi(attr(c, "covariance_type", what));
+    if (type == 2) {
+      co.kernel.type = Kernel::Type::DotProduct;
+      co.kernel.zeta = fortran_double(attr(c, "zeta", what), what + " zeta");
+    } else if (type == 1) {
+      co.kernel.type = Kernel::Type::Gaussian;
+      const auto th = numbers_of(c.child_value("theta"), what + " theta");
+      if (static_cast<int>(th.size()) != d) throw Error(what + ": <theta> has " + std::to_string(th.size()) + " values, expected " + std::to_string(d));
+      co.kernel.theta = Eigen::Map<const Eigen::VectorXd>(th.data(), d);
+    } else {
+      throw Error(what + ": covariance_type=" + std::to_string(type) + " is not supported (1 gaussian, 2 dot_product)");
+    }
+    co.kernel.delta = fortran_double(attr(c, "signal_variance", what), what + " signal_variance");
+    co.kernel.f0 = fortran_double(attr(c, "signal_mean", what, false).empty() ? "0" : attr(c, "signal_mean", what), what);
+    const int nperm = std::stoi(attr(c, "n_permutations", what, false).empty() ? "1" : attr(c, "n_permutations", what));
+    if (nperm != 1) throw Error(what + ": n_permutations=" + std::to_string(nperm) + " (symmetrised kernels) is not supported");
+    const int m = std::stoi(attr(c, "n_sparseX", what));
+    co.alpha.resize(m);
+    co.sparse_cutoff.resize(m);
+    co.sparse.resize(m, d);
+    std::vector<int> seen(m, 0);
+    bool inline_values = false;
+    for (pugi::xml_node sx : c.children("sparseX")) {
+      const int i = std::stoi(attr(sx, "i", what)) - 1;
+      if (i < 0 || i >= m) throw Error(what + ": sparseX i=" + std::to_string(i + 1) + " out of range");
+      co.alpha[i] = fortran_double(attr(sx, "alpha", what), what + " alpha");
+      co.sparse_cutoff[i] = fortran_double(attr(sx, "sparseCutoff", what), what + " sparseCutoff");
+      seen[i] = 1;
+      std::string text = sx.child_value();
+      for (pugi::xml_node sl : sx.children("sparseX_slice")) text += std::string(" ") + sl.child_value();
+      const auto v = numbers_of(text, what + " sparseX");
+      if (!v.empty()) {
+        if (static_cast<int>(v.size()) != d) throw Error(what + ": sparseX " + std::to_string(i + 1) + " has " + std::to_string(v.size()) + " values");
+        co.sparse.row(i) = Eigen::Map<const Eigen::RowVectorXd>(v.data(), d);
+        inline_values = true;
+      }
+    }
+    for (int i = 0; i < m; ++i)
+      if (!seen[i]) throw Error(what + ": sparseX " + std::to_string(i + 1) + " is missing");
+    if (!inline_values) {
+      const std::string fname = attr(c, "sparseX_filename", what);
+      // QUIP reads the file relative to the working directory; try next to the XML first
+      fs::path f = dir / fs::path(fname).filename();
+      if (!fs::exists(f)) f = fname;
+      if (!fs::exists(f))
+        throw Error(what + ": sparse-point file '" + fname + "' not found next to the XML or in the working directory" +
+                    (fs::exists(fname + ".bz2") || fs::exists(dir / (fname + ".bz2")) ? " (decompress the .bz2 first)" : ""));
+      const RowMatrixXd S = read_sparse_points(f.string(), d);
+      if (S.rows() != m)
+        throw Error(f.string() + ": holds " + std::to_string(S.rows()) + " sparse points, the XML says " + std::to_string(m));
+      co.sparse = S;
+    }
+    p.coordinates.push_back(std::move(co));
+  }
+  if (p.coordinates.empty()) throw Error(path + ": no <gpCoordinates> in <gpSparse>");
+  // Known species: those the descriptors name; with wildcard descriptors, every element with an e0.
+  if (wildcard) {
+    for (const auto& [z, v] : e0_all) species.insert(z);
+  }
+  for (int z : species) p.e0[z] = e0_all.count(z) ? e0_all[z] : 0.0;
+  return p;
+}
+
+void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) {
+  if (!overwrite && fs::exists(path)) throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
+  // gap_fit-style label from the current time
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "GAP_%d_%d_%d_0_%d_%d_%d_soapgap", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec);
+  const std::string label = buf;
+  auto num = [](double v) {
+    char b[40];
+    std::snprintf(b, sizeof(b), "%.17g", v);
+    return std::string(b);
+  };
+  std::ostringstream x;
+  x << "<" << label << ">\n";
+  x << "<Potential label=\"" << label << "\" init_args=\"IP GAP label=" << label << "\"/>\n";
+  x << "<GAP_params label=\"" << label << "\" gap_version=\"" << kWriteGapVersion << "\">\n";
+  x << "  <GAP_data do_core=\"F\">\n";
+  for (int z = 1; z <= 116; ++z) x << "    <e0 Z=\"" << z << "\" value=\"" << num(p.e0.count(z) ? p.e0.at(z) : 0.0) << "\"/>\n";
+  x << "  </GAP_data>\n";
+  x << "  <gpSparse label=\"" << label << "\" n_coordinate=\"" << p.coordinates.size() << "\" fitted=\"T\">\n";
+  int ic = 0;
+  for (const auto& co : p.coordinates) {
+    ++ic;
+    const std::string clabel = label + std::to_string(ic);
+    const std::string sfile = fs::path(path).filename().string() + ".sparseX." + clabel;
+    const fs::path spath = fs::path(path).parent_path() / sfile;
+    if (!overwrite && fs::exists(spath)) throw Error(spath.string() + ": file exists; refusing to overwrite");
+    {
+      std::ofstream s(spath);
+      if (!s) throw Error(spath.string() + ": cannot open for writing");
+      char b[40];
+      for (int i = 0; i < co.sparse.rows(); ++i)
+        for (int k = 0; k < co.sparse.cols(); ++k) {
+          std::snprintf(b, sizeof(b), "%.20e\n", co.sparse(i, k));
+          s << b;
+        }
+    }
+    const int type = co.kernel.type == Kernel::Type::DotProduct ? 2 : 1;
+    x << "    <gpCoordinates label=\"" << clabel << "\" dimensions=\"" << co.sparse.cols() << "\" signal_variance=\""
+      << num(co.kernel.delta) << "\" signal_mean=\"" << num(co.kernel.f0) << "\" sparsified=\"T\" n_permutations=\"1\""
+      << " covariance_type=\"" << type << "\"";
+    if (type == 2) x << " zeta=\"" << num(co.kernel.zeta) << "\"";
+    x << " n_sparseX=\"" << co.sparse.rows() << "\" sparseX_filename=\"" << sfile << "\">\n";
+    if (type == 1) {
+      x << "      <theta>";
+      for (int k = 0; k < co.kernel.theta.size(); ++k) x << (k ? " " : "") << num(co.kernel.theta[k]);
+      x << "</theta>\n";
+    }
+    x << "      <descriptor>" << co.descriptor_string << "</descriptor>\n";
+    x << "      <permutation i=\"1\">1</permutation>\n";
+    for (int i = 0; i < co.sparse.rows(); ++i)
+      x << "      <sparseX i=\"" << i + 1 << "\" alpha=\"" << num(co.alpha[i]) << "\" sparseCutoff=\""
+        << num(co.sparse_cutoff[i]) << "\"/>\n";
+    x << "    </gpCoordinates>\n";
+  }
+  x << "  </gpSparse>\n";
+  if (p.metadata.count("command_line"))
+    x << "  <command_line><![CDATA[" << p.metadata.at("command_line") << "]]></command_line>\n";
+  x << "</GAP_params>\n</" << label << ">\n";
+  std::ofstream out(path);
+  if (!out) throw Error(path + ": cannot open for writing");
+  out << x.str();
+  if (!out) throw Error(path + ": write failed");
+}
+
+}  // namespace soapgap
