@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -34,6 +35,7 @@ const std::vector<OptionSpec> kSpec = {
     {"stress-key", true, "frame property with the stress (ASE sign, eV/Å³), used when there is no virial", "stress"},
     {"config-type-key", true, "frame property with the configuration type", "config_type"},
     {"seed", true, "random seed for sparse-point selection", "0"},
+    {"sparse-from", true, "take the sparse points of this model (.json or gap_fit .xml) instead of selecting them"},
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
@@ -191,6 +193,11 @@ int cmd_fit(int argc, char** argv) {
   o.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   o.block_rows = std::stoi(a.get("block-rows"));
   if (!quiet) o.log = [](const std::string& m) { std::cout << m << std::endl; };
+  std::optional<Potential> source;
+  if (a.has("sparse-from")) {
+    source = load_potential(a.get("sparse-from"), true);
+    o.sparse_from = &*source;
+  }
 
   Potential pot = fit(frames, o);
   std::ostringstream cmd;

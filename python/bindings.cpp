@@ -137,10 +137,11 @@ NB_MODULE(_soapgap, m) {
       .def_rw("log", &FitOptions::log);
 
   nb::class_<Potential>(m, "Potential")
-      .def_static("fit", [](const std::vector<Structure>& frames, const FitOptions& opt) {
+      .def_static("fit", [](const std::vector<Structure>& frames, FitOptions opt, const Potential* sparse_from) {
+        opt.sparse_from = sparse_from;
         nb::gil_scoped_release release;  // log callbacks re-acquire the GIL through nanobind
         return fit(frames, opt);
-      })
+      }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
       .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
       .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)

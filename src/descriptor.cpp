@@ -33,9 +33,10 @@ std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
 std::unique_ptr<Descriptor> make_descriptor(const std::string& text) { return make_descriptor(Options::parse(text)); }
 
 std::vector<std::string> expand_species(const Options& o, const std::vector<int>& species_in) {
-  std::vector<int> sp = species_in;
-  std::sort(sp.begin(), sp.end());
-  sp.erase(std::unique(sp.begin(), sp.end()), sp.end());
+  // species in the order given (gap_fit: order of first appearance in the data), duplicates dropped
+  std::vector<int> sp;
+  for (int z : species_in)
+    if (std::find(sp.begin(), sp.end(), z) == sp.end()) sp.push_back(z);
   std::vector<std::string> out;
   auto with = [&](std::vector<std::pair<std::string, std::string>> extra) {
     Options c = o;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <set>
 #include <sstream>
 
 #include "soapgap/error.hpp"
@@ -144,9 +143,10 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   for (const auto& s : frames) s.validate();
 
   // --- species and e0 -------------------------------------------------------------------
-  std::set<int> species_set;
-  for (const auto& s : frames) species_set.insert(s.numbers.begin(), s.numbers.end());
-  const std::vector<int> species(species_set.begin(), species_set.end());
+  std::vector<int> species;  // order of first appearance, as gap_fit's add_species expansion
+  for (const auto& s : frames)
+    for (int z : s.numbers)
+      if (std::find(species.begin(), species.end(), z) == species.end()) species.push_back(z);
   std::vector<FrameTargets> targets;
   targets.reserve(frames.size());
   for (const auto& s : frames) targets.push_back(frame_targets(s, opt));
@@ -197,9 +197,6 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     const Options o = Options::parse(opt.gap[g], ctx);
     std::vector<std::string> strs = o.get_bool({"add_species"}, true) ? expand_species(o, species)
                                                                      : std::vector<std::string>{o.str()};
-    if (o.has("sparse_file") && strs.size() > 1)
-      throw Error(ctx + ": sparse_file with add_species=T would give one file to " + std::to_string(strs.size()) +
-                  " species terms; set add_species=F and give one term per species (with Z=/species_Z=)");
     for (const auto& s : strs) {
       Term t;
       t.opts = Options::parse(s, ctx);
@@ -231,6 +228,16 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   }
   const int nc = static_cast<int>(terms.size());
   double cutoff = pot.cutoff();
+  if (opt.sparse_from) {
+    const auto& src = opt.sparse_from->coordinates;
+    if (static_cast<int>(src.size()) != nc)
+      throw Error("fit: sparse points taken from a potential with " + std::to_string(src.size()) +
+                  " descriptor terms, but the gap terms expand to " + std::to_string(nc));
+    for (int c = 0; c < nc; ++c)
+      if (src[c].descriptor_string != pot.coordinates[c].descriptor_string)
+        throw Error("fit: descriptor term " + std::to_string(c + 1) + " differs from the sparse-point source:\n  here:   " +
+                    pot.coordinates[c].descriptor_string + "\n  source: " + src[c].descriptor_string);
+  }
 
   // --- descriptors of all environments, for sparse selection ----------------------------
   auto t0 = Clock::now();
@@ -271,7 +278,11 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       co.kernel.theta = (terms[c].theta_fac * range.transpose()).cwiseMax(1e-8);
     }
     std::vector<int> idx;
-    if (terms[c].method == SparseMethod::File) {
+    if (opt.sparse_from) {
+      co.sparse = opt.sparse_from->coordinates[c].sparse;
+      co.sparse_cutoff = opt.sparse_from->coordinates[c].sparse_cutoff;
+      idx.resize(co.sparse.rows());
+    } else if (terms[c].method == SparseMethod::File) {
       if (co.descriptor->kind() != "soap")
         throw Error("sparse_method=file is supported for soap (unit sparse cutoffs); use index_file for " +
                     co.descriptor->kind());
@@ -291,7 +302,7 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     }
     std::ostringstream m;
     m << "[sparse] " << co.descriptor_string.substr(0, 60) << "...: " << idx.size() << " of " << ne
-      << " environments (" << sparse_method_name(terms[c].method) << ")";
+      << " environments (" << (opt.sparse_from ? std::string("given") : sparse_method_name(terms[c].method)) << ")";
     if (static_cast<int>(idx.size()) < terms[c].n_sparse) m << " [fewer distinct environments than n_sparse]";
     log(m.str());
   }

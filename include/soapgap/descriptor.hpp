@@ -50,7 +50,8 @@ class Descriptor {
 std::unique_ptr<Descriptor> make_descriptor(const Options& opts);
 std::unique_ptr<Descriptor> make_descriptor(const std::string& text);
 
-// The descriptor strings a gap_fit-style `add_species=T` expands to, for the species present.
+// The descriptor strings a gap_fit-style `add_species=T` expands to, for the species present,
+// in the order given (gap_fit uses the order of first appearance in the training data).
 std::vector<std::string> expand_species(const Options& opts, const std::vector<int>& species);
 
 }  // namespace soapgap

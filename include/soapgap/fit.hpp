@@ -29,6 +29,9 @@ struct FitOptions {
   std::string sigma_prefix = "";  // per-frame absolute sigmas: <prefix>energy_sigma, force_sigma, virial_sigma
   std::uint64_t seed = 0;
   int block_rows = 0;             // rows per QR block; 0 = automatic
+  // Take the sparse points of this potential (e.g. a gap_fit XML) instead of selecting them;
+  // its descriptors must be the ones the gap terms expand to, in the same order.
+  const Potential* sparse_from = nullptr;
   std::function<void(const std::string&)> log;  // progress output (may be empty)
 };
 

@@ -9,7 +9,8 @@
 //              point, point after point: one value per line as QUIP's sparseX files, or one
 //              point per line)
 //   index_file 1-based indices (as QUIP's INDEX_FILE) into the training environments of the
-//              term, counted frame by frame in file order
+//              term, counted frame by frame in file order. With add_species=T the same file
+//              serves every species term, as in gap_fit.
 // All are deterministic for a given seed. Exact duplicates are removed first.
 #pragma once
 #include <cstdint>

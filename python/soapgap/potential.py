@@ -26,13 +26,15 @@ class Potential:
     def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
             e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
             virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
-            sigma_per_atom=True, verbose=False):
+            sigma_per_atom=True, sparse_from=None, verbose=False):
         """Fit from an extxyz path or a list of ase.Atoms.
 
         gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
         default_sigma: (energy per atom, force, virial per atom) noise, as gap_fit's default_sigma.
         config_type_sigma: {config_type: (E, F, V)}.
         e0: {symbol or Z: energy} or a number for every species; else e0_method (isolated|average).
+        sparse_from: a Potential (or a path to a .json/.xml model, e.g. from gap_fit) whose sparse
+        points are used instead of selecting new ones; its descriptors must match the gap terms.
         """
         from ase.data import atomic_numbers
 
@@ -57,7 +59,9 @@ class Potential:
         o.sigma_per_atom = bool(sigma_per_atom)
         if verbose:
             o.log = lambda m: print(m, flush=True)
-        return cls(_soapgap.Potential.fit(frames, o))
+        if sparse_from is not None and not isinstance(sparse_from, Potential):
+            sparse_from = Potential.load(sparse_from)
+        return cls(_soapgap.Potential.fit(frames, o, sparse_from._p if sparse_from is not None else None))
 
     @classmethod
     def load(cls, path, gap_only=False):
