@@ -216,13 +216,15 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
 
 void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) {
   if (!overwrite && fs::exists(path)) throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
-  // gap_fit-style label from the current time
-  const std::time_t now = std::time(nullptr);
+  // gap_fit-style label from the current time (QUIP expects the numeric GAP_y_m_d_... form)
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::time_t now = static_cast<std::time_t>(now_ms / 1000);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "GAP_%d_%d_%d_0_%d_%d_%d_soapgap", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof(buf), "GAP_%d_%d_%d_0_%d_%d_%d_%d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(now_ms % 1000));
   const std::string label = buf;
   auto num = [](double v) {
     char b[40];
@@ -266,7 +268,11 @@ void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) 
       x << "</theta>\n";
     }
     x << "      <descriptor>" << co.descriptor_string << "</descriptor>\n";
-    x << "      <permutation i=\"1\">1</permutation>\n";
+    // identity permutation: one index for dot_product, one per dimension for gaussian kernels
+    x << "      <permutation i=\"1\">";
+    const int np = type == 2 ? 1 : static_cast<int>(co.sparse.cols());
+    for (int k = 1; k <= np; ++k) x << (k > 1 ? " " : "") << k;
+    x << "</permutation>\n";
     for (int i = 0; i < co.sparse.rows(); ++i)
       x << "      <sparseX i=\"" << i + 1 << "\" alpha=\"" << num(co.alpha[i]) << "\" sparseCutoff=\""
         << num(co.sparse_cutoff[i]) << "\"/>\n";
