@@ -54,3 +54,21 @@ def test_soap_matches_quippy(name, atoms, spec):
     print(f"{name}: max rel diff values {rel_v:.1e}, gradients {rel_g:.1e}")
     assert rel_v < 1e-10
     assert rel_g < 1e-10
+
+
+@pytest.mark.parametrize("spec", ["distance_2b cutoff=4.0 cutoff_transition_width=1.0", "distance_2b cutoff=4.0 Z1=11 Z2=17",
+                                  "angle_3b cutoff=3.5 cutoff_transition_width=0.8", "angle_3b cutoff=4.2 Z=11 Z1=17 Z2=17"])
+def test_2b_3b_match_quippy(spec):
+    """Same environments (values and covariance cutoffs) as quippy; the order of environments
+    differs (neighbour-list order), so they are compared as sorted sets."""
+    atoms = bulk("NaCl", "rocksalt", a=5.64).repeat((2, 1, 1))
+    atoms.positions += np.random.default_rng(2).normal(scale=0.1, size=atoms.positions.shape)
+    q = QuippyDescriptor(spec).calc(atoms, grad=False)
+    r = soapgap.Descriptor(spec).compute(atoms)
+    qs = np.asarray(q["data"])
+    assert qs.shape == r["values"].shape
+    a = np.c_[qs, np.asarray(q["covariance_cutoff"])]
+    b = np.c_[r["values"], r["cutoff"]]
+    a = a[np.lexsort(a.T[::-1])]
+    b = b[np.lexsort(b.T[::-1])]
+    assert np.abs(a - b).max() < 1e-12
