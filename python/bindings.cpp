@@ -159,6 +159,10 @@ NB_MODULE(_soapgap, m) {
         for (const auto& c : p.coordinates) out.push_back(c.descriptor_string);
         return out;
       })
+      .def("local_gap_variance", [](const Potential& p, const Structure& s, double r) {
+        nb::gil_scoped_release release;
+        return p.local_gap_variance(s, r);
+      }, nb::arg("structure"), nb::arg("regularisation") = 1e-3)
       .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance) {
         Prediction r;
         {

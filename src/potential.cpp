@@ -136,3 +136,35 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
 }
 
 }  // namespace soapgap
+
+namespace soapgap {
+
+Eigen::VectorXd Potential::local_gap_variance(const Structure& s, double regularisation) const {
+  s.validate();
+  check_species(s);
+  Eigen::VectorXd var = Eigen::VectorXd::Zero(s.size());
+  if (s.size() == 0) return var;
+  const NeighbourList nl = build_neighbour_list(s, cutoff());
+  const double r2 = regularisation * regularisation;
+  for (const auto& co : coordinates) {
+    const DescriptorData d = co.descriptor->compute(s, nl, false);
+    if (d.size() == 0) continue;
+    RowMatrixXd Kmm = co.kernel.prior(co.sparse, co.sparse);
+    Kmm.array().colwise() *= co.sparse_cutoff.array();
+    Kmm.array().rowwise() *= co.sparse_cutoff.transpose().array();
+    Kmm.diagonal().array() += r2;
+    const Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
+    if (llt.info() != Eigen::Success) throw Error("local_gap_variance: K_mm + r² I is not positive definite");
+    const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);  // n_env x M
+    const Eigen::MatrixXd a = llt.matrixL().solve(K.transpose());
+    const double prior = co.kernel.delta * co.kernel.delta + co.kernel.f0 * co.kernel.f0 + r2;
+    for (int e = 0; e < d.size(); ++e) {
+      const double v = prior - a.col(e).squaredNorm();
+      const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+      for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) var[d.ci[k]] += v * d.cutoff[e] * d.cutoff[e] / nci;
+    }
+  }
+  return var;
+}
+
+}  // namespace soapgap

@@ -51,6 +51,12 @@ class Potential {
   int n_sparse_total() const;
   std::vector<int> species() const;
   Prediction predict(const Structure& s, const PredictOptions& opt = {}) const;
+  // QUIP's `local_gap_variance` (gp_predict.F90), for users comparing with quippy: per descriptor
+  // instance v = δ² + f0² + r² − kᵀ(K_mm + r²I)⁻¹k (a prior-minus-Nyström form with its own
+  // regularisation r, not the posterior above); per atom Σ v·fc²/|ci| over its instances.
+  // Works for models read from GAP XML (no posterior factor needed). Costs one M³/3 Cholesky
+  // per descriptor term per call.
+  Eigen::VectorXd local_gap_variance(const Structure& s, double regularisation = 1e-3) const;
   // Throws naming the frame and atom if s has a species the model was not trained on.
   void check_species(const Structure& s) const;
 };

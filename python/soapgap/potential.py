@@ -114,6 +114,13 @@ class Potential:
             out["energies_std"] = np.asarray(r["energies_std"])
         return out
 
+    def local_gap_variance(self, atoms, regularisation=1e-3):
+        """QUIP's per-atom `local_gap_variance` (eV²), for comparison with quippy/quip: the
+        prior-minus-Nyström variance δ² + f0² + r² − kᵀ(K_mm + r²I)⁻¹k with its own
+        regularisation r (QUIP's gap_variance_regularisation). Available for GAP XML models too.
+        For calibrated errors use predict(..., std=True), the sparse-GP posterior."""
+        return np.asarray(self._p.local_gap_variance(to_structure(atoms), float(regularisation)))
+
     def calculator(self, std=False):
         from .calculator import SoapGapCalculator
 

@@ -199,3 +199,17 @@ def test_unsupported_xml_features_are_named(tmp_path):
     (d / "nofile.xml").write_text(text.replace('sparseX_filename="GAPotential.soapparam"', 'sparseX_filename="missing.txt"'))
     with pytest.raises(soapgap.SoapgapError, match="missing.txt' not found"):
         soapgap.Potential.load(d / "nofile.xml")
+
+
+def test_local_gap_variance_matches_quippy(tmp_path, monkeypatch):
+    d = _copy_model("gap_xml_mlearn_Mo_example", tmp_path, ["soap.xml", "GAPotential.soapparam"])
+    monkeypatch.chdir(d)
+    q = QuippyPotential(param_filename=str(d / "soap.xml"), calc_args="local_gap_variance=gap_var")
+    a = ase.io.read(os.path.join(SHARED_DATA, "gap_xml_mlearn_Mo_example", "test_struct.xyz"))
+    a.calc = q
+    a.get_potential_energy()
+    qv = q.extra_results["atoms"]["gap_var"]
+    ours = soapgap.Potential.load(d / "soap.xml").local_gap_variance(a)
+    rel = np.abs(ours - qv).max() / np.abs(qv).max()
+    print(f"local_gap_variance vs quippy: max rel diff {rel:.1e}")
+    assert rel < 1e-8
