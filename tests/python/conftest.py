@@ -4,7 +4,18 @@ import shutil
 import numpy as np
 import pytest
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+def _shared_data():
+    """The workplace's public reference data (../shared/data next to the checkout), or
+    $SOAPGAP_SHARED_DATA. Tests that need it fail (never skip) when it is missing."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.environ.get("SOAPGAP_SHARED_DATA"), os.path.join(here, "..", "..", "..", "shared", "data"),
+                 "/work/shared/data"):
+        if cand and os.path.isdir(cand):
+            return os.path.abspath(cand)
+    return os.path.join(here, "..", "..", "..", "shared", "data")
+
+
+SHARED_DATA = _shared_data()
 
 # The reference fit shared by several tests: small EMT Cu database, settings of the demo.
 GAP = ("soap n_max=6 l_max=4 atom_sigma=0.5 cutoff=4.5 cutoff_transition_width=1.0 delta=0.2 zeta=4 "
