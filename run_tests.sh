@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${SOAPGAP_VENV:-.venv}
 BUILD=build/cpp
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON >/dev/null
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON \
+  -DSOAPGAP_PYTHON_EXECUTABLE="$PWD/$VENV/bin/python" >/dev/null
 cmake --build "$BUILD" -j 2
 echo "== C++ unit tests"
 (cd "$BUILD" && ctest --output-on-failure)

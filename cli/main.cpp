@@ -1,10 +1,17 @@
 // soapgap command-line program: one file per subcommand (cmd_*.cpp).
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <exception>
 #include <iostream>
 
 #include "args.hpp"
 #include "soapgap/error.hpp"
+
+#include <cerrno>
 
 namespace {
 const char* kUsage =
@@ -12,8 +19,31 @@ const char* kUsage =
     "commands:\n"
     "  fit          fit a SOAP/2b/3b GAP from an extended-XYZ file (also accepts a gap_fit command line)\n"
     "  eval         predict energies, forces, virials (and predicted errors) and report errors\n"
-    "  descriptor   write descriptors (and gradients) of an extended-XYZ file to .npy\n\n"
+    "  descriptor   write descriptors (and gradients) of an extended-XYZ file to .npy\n"
+    "  build-database, refine, validate, demo\n"
+    "               Python workflows (reference database, active learning, validation report, the\n"
+    "               end-to-end demo): run by the soapgap Python package\n\n"
     "`soapgap <command> --help` describes each command.\n";
+}
+
+#ifndef SOAPGAP_PYTHON_EXECUTABLE
+#define SOAPGAP_PYTHON_EXECUTABLE "python3"
+#endif
+
+// Workflow subcommands live in the Python package (ASE, phonopy): hand over to
+// `python -m soapgap.cli <command> ...` ($SOAPGAP_PYTHON overrides the interpreter).
+int run_python(int argc, char** argv) {
+  const char* env = std::getenv("SOAPGAP_PYTHON");
+  const std::string python = env && *env ? env : SOAPGAP_PYTHON_EXECUTABLE;
+  std::vector<std::string> args = {python, "-m", "soapgap.cli"};
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  execvp(python.c_str(), cargs.data());
+  std::cerr << "soapgap " << argv[1] << ": cannot run " << python << " (" << std::strerror(errno)
+            << "); this command needs the soapgap Python package (set SOAPGAP_PYTHON to its interpreter)\n";
+  return 1;
 }
 
 int main(int argc, char** argv) {
@@ -26,6 +56,7 @@ int main(int argc, char** argv) {
     if (cmd == "fit") return soapgap::cli::cmd_fit(argc, argv);
     if (cmd == "eval") return soapgap::cli::cmd_eval(argc, argv);
     if (cmd == "descriptor") return soapgap::cli::cmd_descriptor(argc, argv);
+    if (cmd == "build-database" || cmd == "refine" || cmd == "validate" || cmd == "demo") return run_python(argc, argv);
     std::cerr << "soapgap: unknown command '" << cmd << "'\n\n" << kUsage;
     return 2;
   } catch (const soapgap::Error& e) {

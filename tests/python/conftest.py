@@ -27,14 +27,14 @@ SIGMA = (0.0005, 0.01, 0.005)
 def emt_train():
     from soapgap.database import build_database
 
-    return build_database("Cu", seed=0, size="small")
+    return build_database("Cu", seed=0, size="small", extra=())  # the basic protocols only: fast, fixed
 
 
 @pytest.fixture(scope="session")
 def emt_test():
     from soapgap.database import build_database
 
-    return build_database("Cu", seed=1, size="small")
+    return build_database("Cu", seed=1, size="small", extra=())
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,140 @@
+"""Python-side subcommands of the `soapgap` program (the C++ program hands these over):
+
+    soapgap build-database --element Cu --reference emt --output db.xyz
+    soapgap refine --database db.xyz --reference emt --workdir al_run --iterations 2
+    soapgap validate --model model.json --reference emt --element Cu --held-out test.xyz --out report/
+    soapgap demo
+
+The reference is any ASE calculator: `emt`, or `package.module:factory` (a zero-argument callable
+returning a calculator, e.g. a function that sets up your DFT code).
+"""
+import argparse
+import importlib
+import os
+import sys
+
+DEFAULT_GAP = ("soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5.0 cutoff_transition_width=1.0 "
+               "delta=0.2 zeta=4 n_sparse=800 sparse_method=cur_points")
+
+
+def reference_calculator(spec):
+    """'emt' or 'module:factory' -> an ASE calculator instance."""
+    if spec.lower() == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
+    if ":" not in spec:
+        raise SystemExit(f"--reference {spec!r}: use 'emt' or 'package.module:factory'")
+    module, name = spec.split(":", 1)
+    factory = getattr(importlib.import_module(module), name)
+    return factory() if callable(factory) else factory
+
+
+def _floats(text, n=None):
+    v = [float(x) for x in text.replace(",", " ").split()]
+    if n is not None and len(v) != n:
+        raise SystemExit(f"expected {n} numbers, got {text!r}")
+    return v
+
+
+def cmd_build_database(a):
+    import ase.io
+
+    from .database import build_database
+
+    if os.path.exists(a.output) and not a.overwrite:
+        raise SystemExit(f"{a.output}: file exists; refusing to overwrite (use --overwrite)")
+    frames = build_database(a.element, reference_calculator(a.reference), seed=a.seed, size=a.size,
+                            lattice=a.lattice)
+    ase.io.write(a.output, frames, format="extxyz")
+    print(f"{len(frames)} frames ({sum(map(len, frames))} atoms) -> {a.output}")
+
+
+def fit_kwargs(a):
+    return dict(gap=a.gap, default_sigma=_floats(a.default_sigma, 3),
+                config_type_sigma={"isolated_atom": (1e-4, 0.01, 0.01)}, sparse_jitter=a.sparse_jitter, seed=a.seed)
+
+
+def cmd_refine(a):
+    import ase.io
+
+    from .active_learning import refine
+
+    frames = ase.io.read(a.database, ":") if a.database else []
+    test = ase.io.read(a.test, ":") if a.test else None
+    pot, history = refine(reference_calculator(a.reference), frames, a.workdir, fit_kwargs(a),
+                          iterations=a.iterations, temperatures=_floats(a.temperatures), md_steps=a.md_steps,
+                          n_select=a.n_select, stop_sigma=a.stop_sigma, test_frames=test, seed=a.seed)
+    print(f"final model: {os.path.join(a.workdir, 'model.json')}")
+
+
+def cmd_validate(a):
+    import ase.io
+
+    from .potential import Potential
+    from .report import write_report
+    from .validation import validate
+
+    pot = Potential.load(a.model)
+    held = ase.io.read(a.held_out, ":") if a.held_out else None
+    res = validate(pot.calculator(), reference_calculator(a.reference), a.element, potential=pot, held_out=held,
+                   lattice=a.lattice, quick=a.quick)
+    path = write_report(res, a.out, title=f"soapgap validation: {a.element} ({a.model})")
+    print(f"report: {path}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="soapgap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build-database", help="reference database (strained, rattled, MD, vacancy, surface, "
+                                              "gamma surface, dislocation, isolated atom)")
+    b.add_argument("--element", required=True)
+    b.add_argument("--lattice", choices=["fcc", "bcc"], default=None)
+    b.add_argument("--reference", default="emt")
+    b.add_argument("--size", choices=["small", "medium"], default="small")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--output", required=True)
+    b.add_argument("--overwrite", action="store_true")
+    b.set_defaults(fn=cmd_build_database)
+
+    r = sub.add_parser("refine", help="active learning: fit, model MD, label the most uncertain frames, refit")
+    r.add_argument("--database", help="initial extxyz database (not needed to resume a workdir)")
+    r.add_argument("--reference", default="emt")
+    r.add_argument("--workdir", required=True, help="holds database.xyz, model.json, refine_log.jsonl; resumable")
+    r.add_argument("--iterations", type=int, default=2)
+    r.add_argument("--temperatures", default="600,1500", help="K, comma separated")
+    r.add_argument("--md-steps", type=int, default=300)
+    r.add_argument("--n-select", type=int, default=8)
+    r.add_argument("--stop-sigma", type=float, default=None, help="eV: stop when all candidates are below")
+    r.add_argument("--test", help="held-out extxyz for the error log")
+    r.add_argument("--gap", default=DEFAULT_GAP)
+    r.add_argument("--default-sigma", default="0.0005 0.01 0.005")
+    r.add_argument("--sparse-jitter", type=float, default=1e-8)
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(fn=cmd_refine)
+
+    v = sub.add_parser("validate", help="validation report (markdown + PNG) against a reference calculator")
+    v.add_argument("--model", required=True, help="soapgap .json or GAP .xml")
+    v.add_argument("--reference", default="emt")
+    v.add_argument("--element", required=True)
+    v.add_argument("--lattice", choices=["fcc", "bcc"], default="fcc")
+    v.add_argument("--held-out", help="extxyz with reference energies/forces, for parity and uncertainty quality")
+    v.add_argument("--out", default="validation_report")
+    v.add_argument("--quick", action="store_true", help="smaller cells (tests)")
+    v.set_defaults(fn=cmd_validate)
+
+    sub.add_parser("demo", help="the end-to-end EMT demo (python -m soapgap.demo; see its --help)")
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:         # the demo has its own options
+        from .demo import main as demo_main
+
+        demo_main(argv[1:])
+        return 0
+    a = p.parse_args(argv)
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

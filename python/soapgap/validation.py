@@ -1,0 +1,457 @@
+"""Validate a model calculator against a reference ASE calculator for an elemental cubic metal.
+
+Every property function takes ``(model_calc, reference_calc, element, lattice='fcc', a0=None)``
+and returns a plain (JSON-serialisable) dict
+
+    {'values': {name: {'model', 'reference', 'error', 'error_kind', 'unit'}, ...},
+     'data':   {...curves and details for plots...}}
+
+``error`` is model - reference (``error_kind='diff'``) or model / reference (``'ratio'``, cost);
+error-only rows (e.g. phonon RMS error) have model = reference = None.
+
+Each calculator is evaluated at *its own* equilibrium lattice constant (a cheap EOS fit on the
+one-atom primitive cell, redone in every function so each is self-contained): comparing
+defect/surface energies at the reference a0 would mix in the model's a0 error.
+``a0`` is only a starting guess (default: ASE's reference state, volume-matched for bcc).
+"""
+import contextlib
+import math
+import time
+import traceback
+
+import numpy as np
+from ase import Atoms, units
+from ase.build import bulk, bcc100, bcc110, bcc111, fcc100, fcc110, fcc111
+from ase.calculators.calculator import all_changes
+from ase.constraints import FixCartesian
+from ase.data import atomic_numbers, reference_states
+from ase.eos import EquationOfState
+from ase.lattice.cubic import BodyCenteredCubic, FaceCenteredCubic
+from ase.optimize import BFGS
+
+try:                                 # optional (ships with scikit-learn); see _relax
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+FMAX = 0.01                          # eV/Å, all relaxations (fixed cell)
+NCONV = {'fcc': 4, 'bcc': 2}         # atoms in the conventional cubic cell
+EV_A2_TO_J_M2 = 1.0 / (units.J / units.m ** 2)   # 16.02
+PATHS = {'fcc': 'GXKGL', 'bcc': 'GHNGP'}         # standard paths (ASE special points)
+# supercell/slab sizes: full run, quick run (tests)
+SIZES = {False: dict(phonon=3, vacancy=3, layers=8, sf_reps=4, mesh=20, cost_atoms=500),
+         True: dict(phonon=2, vacancy=2, layers=6, sf_reps=2, mesh=10, cost_atoms=256)}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _cmp(model, reference, unit, kind='diff'):
+    """One table row; error = model - reference (or model / reference for kind='ratio')."""
+    err = None
+    if model is not None and reference is not None:
+        err = model - reference if kind == 'diff' else model / reference
+    return dict(model=model, reference=reference, error=err, error_kind=kind, unit=unit)
+
+
+def _err_only(error, unit):
+    """Row holding only an error measure (RMS, max, held-out RMSE)."""
+    return dict(model=None, reference=None, error=error, error_kind='diff', unit=unit)
+
+
+def _plain(x):
+    """numpy -> Python types, recursively, so results can go straight to json.dump."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None                  # JSON has no NaN
+    return x
+
+
+def _a_guess(element, lattice, a0=None):
+    if a0:
+        return float(a0)
+    ref = reference_states[atomic_numbers[element]]
+    a, sym = ref.get('a'), ref.get('symmetry')
+    if sym in NCONV:                 # same volume per atom if the requested lattice differs
+        return a * (NCONV[lattice] / NCONV[sym]) ** (1 / 3)
+    raise ValueError(f'no cubic reference lattice constant for {element}; pass a0')
+
+
+def _eos(calc, element, lattice, a, rel=0.03, npts=11):
+    """Birch-Murnaghan fit, lattice constants a*(1 +- rel): +-9% in volume, enough for B."""
+    vols, ens = [], []
+    for x in a * np.linspace(1 - rel, 1 + rel, npts):
+        at = bulk(element, lattice, a=x)
+        at.calc = calc
+        vols.append(at.get_volume())
+        ens.append(at.get_potential_energy())
+    v0, e0, b = EquationOfState(vols, ens, eos='birchmurnaghan').fit()
+    return (NCONV[lattice] * v0) ** (1 / 3), e0, b, vols, ens
+
+
+def _own_a0(calc, element, lattice, a0=None):
+    """Two passes so the second fit is centred on the calculator's own minimum."""
+    a = _eos(calc, element, lattice, _a_guess(element, lattice, a0))[0]
+    return _eos(calc, element, lattice, a, rel=0.01, npts=7)[0]
+
+
+def _relax(atoms, calc, fmax=FMAX, steps=500):
+    """BFGS at fixed cell. BFGS needs ~3x fewer force calls than FIRE here, but its per-step
+    eigh of a small (3N)^2 matrix is 10-100x slower with multi-threaded OpenBLAS when the
+    cores are busy (measured: GSFE 27 s -> 5 s), so BLAS runs single-threaded meanwhile."""
+    atoms.calc = calc
+    limit = threadpool_limits(1, user_api='blas') if threadpool_limits else contextlib.nullcontext()
+    with limit:
+        opt = BFGS(atoms, logfile=None)
+        converged = opt.run(fmax=fmax, steps=steps)
+    return atoms.get_potential_energy(), bool(converged), opt.nsteps
+
+
+def _fresh(calc):
+    """A new calculator like ``calc`` (soapgap calculators share their potential)."""
+    if hasattr(calc, 'potential'):
+        return type(calc)(calc.potential)
+    return type(calc)(**getattr(calc, 'parameters', {}))
+
+
+def _both(model_calc, reference_calc, fn):
+    return fn(model_calc), fn(reference_calc)
+
+
+# ----------------------------------------------------------------------------- properties
+def equation_of_state(model_calc, reference_calc, element, lattice='fcc', a0=None):
+    """a0 (Å), bulk modulus (GPa) and E(V) per atom from a Birch-Murnaghan fit."""
+    def run(calc):
+        a, _, b, v, e = _eos(calc, element, lattice, _own_a0(calc, element, lattice, a0))
+        return a, b / units.GPa, np.array(v), np.array(e)   # primitive cell: 1 atom
+    m, r = _both(model_calc, reference_calc, run)
+    return {'values': {'a0': _cmp(m[0], r[0], 'Å'), 'B': _cmp(m[1], r[1], 'GPa')},
+            'data': {k: {'volume_per_atom': x[2], 'energy_per_atom': x[3]}
+                     for k, x in (('model', m), ('reference', r))}}
+
+
+def elastic_constants(model_calc, reference_calc, element, lattice='fcc', a0=None, strain=0.005):
+    """Cubic C11, C12, C44 (GPa) from central stress differences at +-``strain`` (0.5%).
+
+    One-atom primitive cell: no internal coordinates to relax. Central differences cancel
+    any residual stress left by the a0 fit."""
+    def run(calc):
+        base = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0))
+
+        def dstress(eps):            # d sigma / d strain, Voigt, ASE sign (tension > 0)
+            out = []
+            for s in (eps, -eps):
+                at = base.copy()
+                at.set_cell(base.cell[:] @ (np.eye(3) + s), scale_atoms=True)
+                at.calc = calc
+                out.append(at.get_stress(voigt=True))
+            return (out[0] - out[1]) / (2 * strain) / units.GPa
+        normal = np.zeros((3, 3)); normal[0, 0] = strain
+        shear = np.zeros((3, 3)); shear[1, 2] = shear[2, 1] = strain / 2   # engineering gamma_yz
+        dn, ds = dstress(normal), dstress(shear)
+        return dn[0], 0.5 * (dn[1] + dn[2]), ds[3]
+    m, r = _both(model_calc, reference_calc, run)
+    return {'values': {n: _cmp(m[i], r[i], 'GPa') for i, n in enumerate(('C11', 'C12', 'C44'))},
+            'data': {'strain': strain}}
+
+
+def phonons(model_calc, reference_calc, element, lattice='fcc', a0=None, supercell=3,
+            npoints=51, mesh=20, displacement=0.01):
+    """Phonopy band structure and DOS; RMS / max frequency error over the band path (THz).
+
+    Supercell = ``supercell``^3 conventional cells (fcc 3 -> 108 atoms), 0.01 Å displacements,
+    primitive cell = ASE's ``bulk`` cell, so the ASE special points apply directly and both
+    calculators are compared at the same reduced q-points (their a0 may differ)."""
+    from phonopy import Phonopy
+    from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
+    from phonopy.structure.atoms import PhonopyAtoms
+    from ase.lattice import BCC, FCC
+
+    special = (FCC if lattice == 'fcc' else BCC)(1.0).get_special_points()
+    labels = list(PATHS[lattice])
+    path = [[special[k] for k in labels]]
+    qpts, conn = get_band_qpoints_and_path_connections(path, npoints=npoints)
+    # conventional -> ASE primitive cell (fcc: (0,½,½)..., bcc: (-½,½,½)...)
+    pmat = 0.5 * (np.ones((3, 3)) - (1 if lattice == 'fcc' else 2) * np.eye(3))
+
+    def run(calc):
+        conv = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0), cubic=True)
+        ph = Phonopy(PhonopyAtoms(symbols=conv.get_chemical_symbols(), cell=conv.cell[:],
+                                  scaled_positions=conv.get_scaled_positions()),
+                     supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=pmat)
+        ph.generate_displacements(distance=displacement)
+        forces = []
+        for sc in ph.supercells_with_displacements:
+            at = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+            at.calc = calc
+            forces.append(at.get_forces())
+        ph.forces = forces
+        ph.produce_force_constants()
+        ph.run_band_structure(qpts, path_connections=conn, labels=labels)
+        bs = ph.band_structure
+        ph.run_mesh([mesh] * 3, is_gamma_center=True)   # keeps full point-group symmetry
+        return ph, np.concatenate(bs.distances), np.vstack(bs.frequencies), len(forces)
+    (pm, _, fm, nm), (pr, dr, fr, _) = _both(model_calc, reference_calc, run)
+    lo, hi = min(0.0, fm.min(), fr.min()), 1.1 * max(fm.max(), fr.max())   # keep imaginary (<0) modes
+    data = {'labels': ['Γ' if k == 'G' else k for k in labels], 'distances': dr,
+            'ticks': [0.0] + [float(d[-1]) for d in np.split(dr, len(labels) - 1)],
+            'n_displacements': nm, 'supercell_atoms': len(pr.supercell)}
+    for key, ph, freqs in (('model', pm, fm), ('reference', pr, fr)):   # DOS on a common grid
+        ph.run_total_dos(freq_min=lo, freq_max=hi, freq_pitch=(hi - lo) / 200)
+        dos = ph.total_dos
+        data[key] = {'frequencies': freqs, 'dos_freq': dos.frequency_points, 'dos': dos.dos}
+    diff = fm - fr                   # both sorted ascending per q-point by phonopy
+    return {'values': {'max frequency': _cmp(fm.max(), fr.max(), 'THz'),
+                       'phonon RMS error': _err_only(np.sqrt(np.mean(diff ** 2)), 'THz'),
+                       'phonon max error': _err_only(np.abs(diff).max(), 'THz')},
+            'data': data}
+
+
+def vacancy_formation_energy(model_calc, reference_calc, element, lattice='fcc', a0=None, supercell=3):
+    """E_vac = E(N-1) - (N-1)/N E(N), relaxed at fixed cell (BFGS, fmax 0.01 eV/Å).
+    fcc 3x3x3 conventional = 108 sites; the unrelaxed value is kept as a diagnostic."""
+    def run(calc):
+        perfect = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0), cubic=True).repeat(supercell)
+        perfect.calc = calc
+        n, e_n = len(perfect), perfect.get_potential_energy()
+        vac = perfect.copy()
+        del vac[0]                   # all sites equivalent
+        vac.calc = calc
+        e_unrel = vac.get_potential_energy()
+        e_rel, ok, steps = _relax(vac, calc)
+        ref = (n - 1) / n * e_n
+        return e_rel - ref, e_unrel - ref, ok, steps, n
+    m, r = _both(model_calc, reference_calc, run)
+    return {'values': {'E_vac': _cmp(m[0], r[0], 'eV'), 'E_vac unrelaxed': _cmp(m[1], r[1], 'eV')},
+            'data': {'n_sites': m[4], 'converged': [m[2], r[2]], 'steps': [m[3], r[3]]}}
+
+
+def vacancy_migration(model_calc, reference_calc, element, lattice='fcc', a0=None, supercell=2, n_images=5):
+    """Vacancy hop to a nearest-neighbour site: climbing-image NEB (ase.mep.NEB, FIRE, fmax 0.03
+    eV/Å) between relaxed end points in a supercell of the conventional cell (fcc 2x2x2 = 31
+    atoms); barrier = max image energy - initial energy. The NEB path of this metal (a Peierls
+    barrier needs a dislocation and is left to materials that have a large one)."""
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    def run(calc):
+        perfect = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0), cubic=True).repeat(supercell)
+        d = perfect.get_distances(0, range(1, len(perfect)), mic=True)
+        hop = 1 + int(np.argmin(d))  # a nearest neighbour of site 0
+        initial = perfect.copy()
+        del initial[hop]             # vacancy at `hop`; atom 0 will jump into it
+        final = perfect.copy()
+        final.positions[0] = perfect.positions[hop]
+        del final[hop]
+        _relax(initial, calc)
+        _relax(final, _fresh(calc))
+        images = [initial] + [initial.copy() for _ in range(n_images)] + [final]
+        for im in images[1:-1]:
+            im.calc = _fresh(calc)   # NEB needs one calculator per image
+        neb = NEB(images, climb=True, method='improvedtangent')
+        neb.interpolate(mic=True)
+        limit = threadpool_limits(1, user_api='blas') if threadpool_limits else contextlib.nullcontext()
+        with limit:
+            converged = FIRE(neb, logfile=None).run(fmax=0.03, steps=400)
+        energies = [im.get_potential_energy() for im in images]
+        return max(energies) - energies[0], [e - energies[0] for e in energies], bool(converged)
+    m, r = _both(model_calc, reference_calc, run)
+    return {'values': {'vacancy migration barrier': _cmp(m[0], r[0], 'eV')},
+            'data': {'model_path': m[1], 'reference_path': r[1], 'converged': [m[2], r[2]]}}
+
+
+def surface_energies(model_calc, reference_calc, element, lattice='fcc', a0=None, layers=8, vacuum=10.0):
+    """gamma = (E_slab - N e_bulk) / 2A for relaxed 1x1 slabs (``layers`` layers, ``vacuum`` Å
+    each side, periodic along z so the model sees a 3D cell; 20 Å gap >> cutoff)."""
+    builders = {'fcc': (fcc100, fcc110, fcc111), 'bcc': (bcc100, bcc110, bcc111)}[lattice]
+    def run(calc):
+        a = _own_a0(calc, element, lattice, a0)
+        prim = bulk(element, lattice, a=a)
+        prim.calc = calc
+        e_bulk = prim.get_potential_energy() / len(prim)
+        out = {}
+        for build, hkl in zip(builders, ('100', '110', '111')):
+            slab = build(element, size=(1, 1, layers), a=a, vacuum=vacuum, periodic=True)
+            area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
+            e, ok, _ = _relax(slab, calc)
+            out[hkl] = ((e - len(slab) * e_bulk) / (2 * area), ok)
+        return out
+    m, r = _both(model_calc, reference_calc, run)
+    hkls = ('100', '110', '111')
+    return {'values': {f'gamma({h})': _cmp(m[h][0] * EV_A2_TO_J_M2, r[h][0] * EV_A2_TO_J_M2, 'J/m²')
+                       for h in hkls},
+            'data': {'eV_per_A2': {h: [m[h][0], r[h][0]] for h in hkls},
+                     'converged': {h: [m[h][1], r[h][1]] for h in hkls}, 'layers': layers}}
+
+
+def gamma_surface_line(model_calc, reference_calc, element, lattice='fcc', a0=None, npts=9, reps=4):
+    """Generalised stacking-fault energy along fcc {111}<112> (bcc {110}<111>), mJ/m².
+
+    Periodic bulk cell with z normal to the fault plane; tilting the c vector by d puts one
+    fault at the cell boundary (no free surfaces). Atoms relax along z only (FixCartesian x,y),
+    cell fixed. fcc: d = 0..b_p, b_p = a/sqrt(6) (Shockley partial), 3*reps layers (reps=4: 24 atoms);
+    unstable SFE = max of the curve, stable (intrinsic) SFE = gamma(b_p).
+    bcc: d = 0..b, b = a sqrt(3)/2, 2*reps layers; no stable fault; unstable = max."""
+    fr = np.linspace(0.0, 1.0, npts)
+
+    def run(calc):
+        a = _own_a0(calc, element, lattice, a0)
+        if lattice == 'fcc':         # x=[1-10], y=[11-2], z=[111]; +y shifts B->C sites (ISF)
+            base = FaceCenteredCubic(directions=[[1, -1, 0], [1, 1, -2], [1, 1, 1]],
+                                     size=(1, 1, reps), symbol=element, latticeconstant=a)
+            b = a / np.sqrt(6)
+        else:                        # x=[-112], y=[1-11], z=[110]
+            base = BodyCenteredCubic(directions=[[-1, 1, 2], [1, -1, 1], [1, 1, 0]],
+                                     size=(1, 1, reps), symbol=element, latticeconstant=a)
+            b = a * np.sqrt(3) / 2
+        area = np.linalg.norm(np.cross(base.cell[0], base.cell[1]))
+        energies, converged, stds = [], [], []
+        for f in fr:
+            at = base.copy()
+            cell = at.cell[:].copy()
+            cell[2] += f * b * cell[1] / np.linalg.norm(cell[1])
+            at.set_cell(cell, scale_atoms=False)
+            at.set_constraint(FixCartesian(range(len(at)), mask=(True, True, False)))
+            e, ok, _ = _relax(at, calc)
+            energies.append(e)
+            converged.append(ok)
+            stds.append(calc.results.get('energy_std'))   # novelty diagnostic (soapgap std=True)
+        g = (np.array(energies) - energies[0]) / area * EV_A2_TO_J_M2 * 1e3
+        return g, b, all(converged), stds
+    (gm, bm, okm, sm), (gr, br, okr, _) = _both(model_calc, reference_calc, run)
+    values = {'unstable SFE': _cmp(gm.max(), gr.max(), 'mJ/m²')}
+    if lattice == 'fcc':
+        values['stable SFE'] = _cmp(gm[-1], gr[-1], 'mJ/m²')
+    return {'values': values,
+            'data': {'fraction_of_b': fr, 'plane': '{111}<112>' if lattice == 'fcc' else '{110}<111>',
+                     'b': 'b_p = a/√6' if lattice == 'fcc' else 'b = a√3/2', 'converged': [okm, okr],
+                     'model': {'gamma': gm, 'b': bm, 'energy_std': sm}, 'reference': {'gamma': gr, 'b': br}}}
+
+
+def cost_per_atom(model_calc, reference_calc, element, lattice='fcc', a0=None, n_atoms=500, repeats=5):
+    """Wall time (ms/atom) of one energy+forces call on a ~``n_atoms`` rattled supercell
+    (fcc 5x5x5 conventional = 500), best of ``repeats``; calculate() is called directly so
+    ASE's result cache cannot short-circuit the timing."""
+    reps = max(1, round((n_atoms / NCONV[lattice]) ** (1 / 3)))
+    atoms = bulk(element, lattice, a=_a_guess(element, lattice, a0), cubic=True).repeat(reps)
+    atoms.rattle(0.05, seed=0)
+
+    def run(calc):
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            calc.calculate(atoms, ['energy', 'forces'], all_changes)
+            best = min(best, time.perf_counter() - t)
+        return 1e3 * best / len(atoms)
+    m, r = _both(model_calc, reference_calc, run)
+    return {'values': {'cost': _cmp(m, r, 'ms/atom', kind='ratio')},
+            'data': {'n_atoms': len(atoms), 'model_std': getattr(model_calc, 'std', None)}}
+
+
+def _reference(frame):
+    """Reference energy/forces from info/arrays (build_database) or a SinglePointCalculator (extxyz)."""
+    if 'energy' in frame.info:
+        return frame.info['energy'], frame.arrays.get('forces')
+    return frame.get_potential_energy(), frame.get_forces()
+
+
+def uncertainty_quality(potential, frames, ks=(1, 2, 3)):
+    """Is the predicted std informative on held-out frames?
+
+    Per frame: sigma = energy_std / N vs |E_pred - E_ref| / N -> Spearman rank correlation and
+    coverage P(|err| <= k sigma) next to the Gaussian expectation erf(k/sqrt 2).
+    Per atom there is no reference local energy (not an observable), so only a proxy is given:
+    Spearman of the local-energy std vs the force-error norm |dF_i| (no coverage: units differ).
+    Parity data (energies per atom, force components) are returned for plots.
+
+    Two further views, because the GP std is that of the noise-free local energies:
+    * predictive: sigma_pred = sqrt(sigma^2 + sigma_noise^2) with the fit's energy noise
+      (default_sigma E per atom, so sigma_E/sqrt(N) per atom for a frame of N atoms);
+    * calibrated: one scale factor s = sqrt(mean((err/sigma_pred)^2)) fitted on the even frames
+      (Musil et al., JCTC 15, 906 (2019) use the same idea), coverage measured on the odd ones."""
+    from scipy.stats import spearmanr
+    n, e_ref, e_pred, e_std, f_ref, f_pred, loc_std, ct = ([] for _ in range(8))
+    for fr in frames:
+        e, f = _reference(fr)
+        p = potential.predict(fr, forces=True, std=True)
+        n.append(len(fr)); e_ref.append(e); e_pred.append(p['energy']); e_std.append(p['energy_std'])
+        ct.append(fr.info.get('config_type', ''))
+        if f is not None:
+            f_ref.append(np.asarray(f)); f_pred.append(p['forces']); loc_std.append(p['energies_std'])
+    n = np.array(n)
+    e_ref, e_pred, sigma = np.array(e_ref) / n, np.array(e_pred) / n, np.array(e_std) / n
+    err = np.abs(e_pred - e_ref)
+    f_ref, f_pred = np.vstack(f_ref), np.vstack(f_pred)
+    df, loc_std = np.linalg.norm(f_pred - f_ref, axis=1), np.concatenate(loc_std)
+    try:
+        sigma_e = float(potential._p.metadata['default_sigma'].split()[0])
+    except (AttributeError, KeyError, ValueError, IndexError):
+        sigma_e = 0.0                # e.g. models read from GAP XML: no noise model stored
+    sigma_pred = np.sqrt(sigma ** 2 + sigma_e ** 2 / n)
+    cal, ev = np.arange(len(n)) % 2 == 0, np.arange(len(n)) % 2 == 1
+    scale = float(np.sqrt(np.mean((err[cal] / sigma_pred[cal]) ** 2))) if cal.any() else float('nan')
+    return {'values': {'held-out E RMSE': _err_only(1e3 * np.sqrt(np.mean(err ** 2)), 'meV/atom'),
+                       'held-out F RMSE': _err_only(np.sqrt(np.mean((f_pred - f_ref) ** 2)), 'eV/Å')},
+            'stats': {'n_frames': len(n), 'n_atoms': int(n.sum()),
+                      'spearman_frame': spearmanr(sigma, err).statistic,
+                      'coverage': {str(k): float(np.mean(err <= k * sigma)) for k in ks},
+                      'coverage_predictive': {str(k): float(np.mean(err <= k * sigma_pred)) for k in ks},
+                      'calibration_scale': scale,
+                      'coverage_calibrated': {str(k): float(np.mean(err[ev] <= k * scale * sigma_pred[ev]))
+                                              for k in ks} if ev.any() else {},
+                      'noise_sigma_E_per_atom': sigma_e,
+                      'gaussian': {str(k): math.erf(k / math.sqrt(2)) for k in ks},
+                      'spearman_atom_force_proxy': spearmanr(loc_std, df).statistic,
+                      'median_sigma_meV_atom': 1e3 * np.median(sigma),
+                      'median_abs_error_meV_atom': 1e3 * np.median(err)},
+            'data': {'energy_ref': e_ref, 'energy_pred': e_pred, 'sigma': sigma, 'abs_error': err,
+                     'config_type': ct, 'force_ref': f_ref.ravel(), 'force_pred': f_pred.ravel()}}
+
+
+# ----------------------------------------------------------------------------- driver
+def validate(model_calc, reference_calc, element, potential=None, held_out=None, lattice='fcc',
+             quick=False, log=print, a0=None):
+    """Run every property; a failing property is logged and recorded, the others still run.
+    ``potential`` defaults to ``model_calc.potential`` (SoapGapCalculator); the uncertainty
+    section runs only when both it and ``held_out`` frames are available."""
+    if lattice not in NCONV:
+        raise ValueError("lattice must be 'fcc' or 'bcc'")
+    potential = potential if potential is not None else getattr(model_calc, 'potential', None)
+    s = SIZES[bool(quick)]
+    args = (model_calc, reference_calc, element, lattice, a0)
+    steps = [('equation_of_state', lambda: equation_of_state(*args)),
+             ('elastic_constants', lambda: elastic_constants(*args)),
+             ('phonons', lambda: phonons(*args, supercell=s['phonon'], mesh=s['mesh'])),
+             ('vacancy', lambda: vacancy_formation_energy(*args, supercell=s['vacancy'])),
+             ('vacancy_migration', lambda: vacancy_migration(*args)),
+             ('surfaces', lambda: surface_energies(*args, layers=s['layers'])),
+             ('stacking_fault', lambda: gamma_surface_line(*args, reps=s['sf_reps'])),
+             ('cost', lambda: cost_per_atom(*args, n_atoms=s['cost_atoms']))]
+    if potential is not None and held_out:
+        steps.append(('uncertainty', lambda: uncertainty_quality(potential, held_out)))
+    results = {'meta': {'element': element, 'lattice': lattice, 'quick': bool(quick),
+                        'model': type(model_calc).__name__, 'reference': type(reference_calc).__name__}}
+    t_all = time.perf_counter()
+    for name, fn in steps:
+        t = time.perf_counter()
+        try:
+            res = fn()
+        except Exception as exc:     # keep going: a partial report is more useful than none
+            res = {'failed': f'{type(exc).__name__}: {exc}', 'traceback': traceback.format_exc()}
+        res['time_s'] = time.perf_counter() - t
+        results[name] = _plain(res)
+        summary = '  '.join(f"{k} {_fmt(v['model'])}/{_fmt(v['reference'])}" if v['model'] is not None
+                            else f"{k} err {_fmt(v['error'])}" for k, v in res.get('values', {}).items())
+        log(f"{name:<18s} {res['time_s']:6.1f} s  {res.get('failed', summary)}")
+    results['meta']['time_s'] = time.perf_counter() - t_all
+    log(f"validate total     {results['meta']['time_s']:6.1f} s")
+    return results
+
+
+def _fmt(x):
+    return 'n/a' if x is None else f'{x:.4g}'
