@@ -33,18 +33,20 @@ Structure make_structure(const Eigen::Ref<const RowMatrixXd>& positions, const s
   return s;
 }
 
-nb::dict descriptor_dict(const DescriptorData& d) {
+// Large arrays are moved into numpy (no copy): gradients can be hundreds of MB.
+nb::dict descriptor_dict(DescriptorData&& d) {
   nb::dict out;
-  out["values"] = d.values;
+  const bool grads = d.has_gradients();
+  out["values"] = nb::cast(std::move(d.values));
   out["cutoff"] = d.cutoff;
   out["ci"] = d.ci;
   out["ci_offset"] = d.ci_offset;
-  if (d.has_gradients()) {
-    out["grad_values"] = d.grad_values;  // (3 n_grad, dim); reshaped in Python
+  if (grads) {
+    out["grad_values"] = nb::cast(std::move(d.grad_values));  // (3 n_grad, dim); reshaped in Python
     out["grad_atom"] = d.grad_atom;
     out["grad_offset"] = d.grad_offset;
-    out["grad_rel"] = RowMatrixXd(d.grad_rel);
-    out["grad_cutoff"] = RowMatrixXd(d.grad_cutoff);
+    out["grad_rel"] = nb::cast(RowMatrixXd(d.grad_rel));
+    out["grad_cutoff"] = nb::cast(RowMatrixXd(d.grad_cutoff));
   }
   return out;
 }
@@ -103,7 +105,7 @@ NB_MODULE(_soapgap, m) {
           const NeighbourList nl = build_neighbour_list(s, d.cutoff());
           data = d.compute(s, nl, gradients);
         }
-        return descriptor_dict(data);
+        return descriptor_dict(std::move(data));
       }, nb::arg("structure"), nb::arg("gradients") = false);
   m.def("expand_species", [](const std::string& text, const std::vector<int>& species) {
     return expand_species(Options::parse(text), species);
