@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "soapgap/error.hpp"
@@ -11,6 +12,23 @@ namespace soapgap::cli {
 std::string Args::get(const std::string& k, const std::string& def) const {
   auto it = values.find(k);
   return it == values.end() ? def : it->second;
+}
+
+double Args::number(const std::string& k) const {
+  const std::string t = get(k);
+  try {
+    size_t used = 0;
+    const double v = std::stod(t, &used);
+    if (used == t.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("option --" + k + ": '" + t + "' is not a number");
+}
+
+long Args::integer(const std::string& k) const {
+  const double v = number(k);
+  if (v != std::floor(v) || std::abs(v) > 9e15) throw Error("option --" + k + ": '" + get(k) + "' is not an integer");
+  return static_cast<long>(v);
 }
 
 Args parse_args(int argc, char** argv, int first, const std::vector<OptionSpec>& spec, bool allow_keyvals) {
@@ -71,9 +89,9 @@ std::string usage(const std::string& command, const std::string& summary, const 
 
 void set_threads(const Args& a) {
   if (a.has("threads")) {
-    const int n = std::stoi(a.get("threads"));
-    if (n < 1) throw Error("--threads must be at least 1");
-    omp_set_num_threads(n);
+    const long n = a.integer("threads");
+    if (n < 1 || n > 4096) throw Error("--threads must be between 1 and 4096");
+    omp_set_num_threads(static_cast<int>(n));
   }
 }
 

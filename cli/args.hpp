@@ -20,6 +20,9 @@ struct Args {
   bool help = false;
   bool has(const std::string& k) const { return values.count(k) > 0; }
   std::string get(const std::string& k, const std::string& def = "") const;
+  // Numeric option values; a clear error names the option when the text is not a finite number.
+  double number(const std::string& k) const;
+  long integer(const std::string& k) const;
 };
 
 // Throws soapgap::Error with the offending argument on unknown options or missing values.

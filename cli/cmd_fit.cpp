@@ -1,5 +1,6 @@
 // soapgap fit: long options, or a gap_fit command line verbatim (key=value words).
 #include <chrono>
+#include <cmath>
 #include <charconv>
 #include <filesystem>
 #include <iostream>
@@ -48,7 +49,7 @@ bool is_number(const std::string& t) {
   const char* b = t.data();
   if (!t.empty() && t[0] == '+') ++b;
   auto r = std::from_chars(b, t.data() + t.size(), d);
-  return !t.empty() && r.ec == std::errc() && r.ptr == t.data() + t.size();
+  return !t.empty() && r.ec == std::errc() && r.ptr == t.data() + t.size() && std::isfinite(d);
 }
 
 std::vector<std::string> split_any(const std::string& text, const std::string& seps) {
@@ -181,17 +182,19 @@ int cmd_fit(int argc, char** argv) {
     o.e0 = parse_e0(a.get("e0"), species);
   }
   o.e0_method = a.get("e0-method");
-  o.e0_offset = std::stod(a.get("e0-offset"));
-  o.sparse_jitter = std::stod(a.get("sparse-jitter"));
+  o.e0_offset = a.number("e0-offset");
+  o.sparse_jitter = a.number("sparse-jitter");
   o.sigma_per_atom = !a.has("no-sigma-per-atom");
   o.energy_key = a.get("energy-key");
   o.force_key = a.get("force-key");
   o.virial_key = a.get("virial-key");
   o.stress_key = a.get("stress-key");
   o.config_type_key = a.get("config-type-key");
-  const long seed = std::stol(a.get("seed"));
+  const long seed = a.integer("seed");
   o.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
-  o.block_rows = std::stoi(a.get("block-rows"));
+  const long block_rows = a.integer("block-rows");
+  if (block_rows < 0 || block_rows > 100000000) throw Error("option --block-rows: must be between 0 and 1e8");
+  o.block_rows = static_cast<int>(block_rows);
   if (!quiet) o.log = [](const std::string& m) { std::cout << m << std::endl; };
   std::optional<Potential> source;
   if (a.has("sparse-from")) {

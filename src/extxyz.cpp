@@ -170,8 +170,13 @@ std::optional<Structure> ExtxyzReader::next() {
     if (tok.size() != 1 || !is_integer(tok[0]))
       throw Error(ctx0 + "expected the number of atoms, got '" + line + "'" +
                   (frame > 0 ? " (wrong atom count in frame " + std::to_string(frame - 1) + "?)" : ""));
-    natoms = std::stol(tok[0]);
-    if (natoms < 0) throw Error(ctx0 + "negative number of atoms");
+    try {
+      natoms = std::stol(tok[0]);
+    } catch (const std::exception&) {
+      natoms = -1;
+    }
+    if (natoms < 0 || natoms > 100000000)
+      throw Error(ctx0 + "number of atoms '" + tok[0] + "' is negative or absurdly large (corrupt file?)");
   }
   if (!std::getline(in_, line)) throw Error(where(path_, frame, line_ + 1) + "file ends before the comment line");
   ++line_;
@@ -201,9 +206,12 @@ std::optional<Structure> ExtxyzReader::next() {
         throw Error(ctx + "field 'Properties' is malformed: '" + value + "'");
       for (size_t k = 0; k < parts.size(); k += 3) {
         if (parts[k + 1].size() != 1 || std::string("RISL").find(parts[k + 1][0]) == std::string::npos ||
-            !is_integer(parts[k + 2]) || std::stoi(parts[k + 2]) < 1)
+            !is_integer(parts[k + 2]) || parts[k + 2].size() > 4 || std::stoi(parts[k + 2]) < 1)
           throw Error(ctx + "field 'Properties': bad column '" + parts[k] + ":" + parts[k + 1] + ":" + parts[k + 2] + "'");
-        cols.push_back({parts[k], parts[k + 1][0], std::stoi(parts[k + 2])});
+        const std::string name = parts[k] == "positions" ? "pos" : parts[k];
+        for (const auto& c : cols)
+          if (c.name == name) throw Error(ctx + "field 'Properties': column '" + parts[k] + "' given twice");
+        cols.push_back({name, parts[k + 1][0], std::stoi(parts[k + 2])});
       }
     } else if (key == "pbc") {
       InfoValue v = interpret(value);
@@ -221,7 +229,7 @@ std::optional<Structure> ExtxyzReader::next() {
   for (size_t c = 0; c < cols.size(); ++c) {
     if (cols[c].name == "species") species_col = static_cast<int>(c);
     if (cols[c].name == "Z") z_col = static_cast<int>(c);
-    if (cols[c].name == "pos" || cols[c].name == "positions") pos_col = static_cast<int>(c);
+    if (cols[c].name == "pos") pos_col = static_cast<int>(c);
   }
   if (pos_col < 0 || cols[pos_col].width != 3 || cols[pos_col].type != 'R')
     throw Error(ctx + "field 'Properties' has no real 3-column 'pos'");
@@ -230,7 +238,7 @@ std::optional<Structure> ExtxyzReader::next() {
   s.positions.resize(natoms, 3);
   s.numbers.assign(natoms, 0);
   for (const auto& c : cols) {
-    if (c.name == "pos" || c.name == "positions" || c.name == "species") continue;
+    if (c.name == "pos" || c.name == "species" || c.name == "Z") continue;  // Z: atomic numbers, not an array
     AtomArray a;
     a.kind = c.type == 'R' ? InfoValue::Kind::Real
              : c.type == 'I' ? InfoValue::Kind::Integer
@@ -274,16 +282,18 @@ std::optional<Structure> ExtxyzReader::next() {
         } else if (!parse_double(t, d) || (c.type == 'I' && !is_integer(t))) {
           throw Error(lctx + "field '" + c.name + "': cannot read '" + t + "' as a number");
         }
-        if (c.name == "pos" || c.name == "positions") s.positions(i, w) = d;
-        else if (c.name == "Z" && species_col < 0) s.numbers[i] = static_cast<int>(d);
-        else s.arrays[c.name].numbers(i, w) = d;
+        if (c.name == "pos") s.positions(i, w) = d;
+        else if (c.name == "Z") {
+          if (species_col < 0) s.numbers[i] = static_cast<int>(d);
+        } else {
+          s.arrays[c.name].numbers(i, w) = d;
+        }
       }
     }
     if (k != tok.size())
       throw Error(lctx + "atom " + std::to_string(i) + " has " + std::to_string(tok.size()) +
                   " columns but Properties describes " + std::to_string(k) + "; wrong atom count?");
   }
-  if (species_col >= 0) s.arrays.erase("Z");
   s.validate();
   ++frame_;
   return s;

@@ -214,6 +214,7 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       const std::string def_cov = c.descriptor->kind() == "soap" ? "dot_product" : "gaussian";
       c.kernel.type = Kernel::parse_type(t.opts.get_string({"covariance_type"}, def_cov));
       c.kernel.delta = t.opts.require_double({"delta", "energy_scale"});
+      if (!(c.kernel.delta > 0)) throw Error(ctx + ": delta must be positive");
       c.kernel.f0 = t.opts.get_double({"f0"}, 0.0);
       c.kernel.zeta = t.opts.get_double({"zeta", "soap_exponent"}, 1.0);
       if (c.kernel.type == Kernel::Type::Gaussian) {
@@ -360,7 +361,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     }
     Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
     Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
-#pragma omp parallel for schedule(dynamic)
+    // few large frames in a block: let the descriptor's own loops use the threads instead
+#pragma omp parallel for schedule(dynamic) if (f_end - f_begin >= omp_get_max_threads())
     for (int f = f_begin; f < f_end; ++f) errors.run([&] {
       const Structure& s = frames[f];
       const FrameTargets& t = targets[f];
@@ -383,13 +385,13 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
             for (int e0 = 0; e0 < d.size(); e0 += 64) {
               const int e1 = std::min(d.size(), e0 + 64);
               const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
-              std::vector<int> env_of_row(3 * (g1 - g0));
+              std::vector<int> env_of_row(3 * (g1 - g0));  // relative to e0
               for (int e = e0; e < e1; ++e)
                 for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
-                  for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e;
-              const RowMatrixXd GR = co.kernel.gradient_rows(d.values, env_of_row,
-                                                             d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
-                                                             co.sparse, co.sparse_cutoff, K);
+                  for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e - e0;
+              const RowMatrixXd GR = co.kernel.gradient_rows(
+                  d.values.middleRows(e0, e1 - e0), env_of_row, d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
+                  co.sparse, co.sparse_cutoff, K.middleRows(e0, e1 - e0));
               for (int e = e0; e < e1; ++e)
                 for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
                   for (int c = 0; c < 3; ++c) {

@@ -30,11 +30,17 @@ double fortran_double(const std::string& text, const std::string& what) {
     size_t used = 0;
     const double v = std::stod(t, &used);
     while (used < t.size() && std::isspace(static_cast<unsigned char>(t[used]))) ++used;
-    if (used != t.size()) throw std::invalid_argument(t);
+    if (used != t.size() || !std::isfinite(v)) throw std::invalid_argument(t);
     return v;
   } catch (const std::exception&) {
     throw Error(what + ": '" + text + "' is not a number");
   }
+}
+
+int xml_int(const std::string& text, const std::string& what, int min_value) {
+  const double v = fortran_double(text, what);
+  if (v != std::floor(v) || v < min_value || v > 1e9) throw Error(what + ": '" + text + "' is not a valid count/index");
+  return static_cast<int>(v);
 }
 
 std::vector<double> numbers_of(const std::string& text, const std::string& what) {
@@ -109,7 +115,7 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     }
   if (!gp) throw Error(path + ": no <GAP_params" + (label.empty() ? "" : " label=\"" + label + "\"") + "> element");
   const std::string version = attr(gp, "gap_version", path, false);
-  const long gap_version = version.empty() ? 0 : std::stol(version);
+  const long gap_version = version.empty() ? 0 : static_cast<long>(fortran_double(version, path + ": gap_version"));
 
   Potential p;
   p.metadata["source"] = path;
@@ -128,7 +134,7 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     for (int z = 1; z <= 116; ++z) e0_all[z] = v;
   }
   for (pugi::xml_node e : data.children("e0"))
-    e0_all[std::stoi(attr(e, "Z", path))] = fortran_double(attr(e, "value", path), path + " e0");
+    e0_all[xml_int(attr(e, "Z", path), path + ": e0 Z", 1)] = fortran_double(attr(e, "value", path), path + " e0");
 
   const pugi::xml_node sparse = gp.child("gpSparse");
   if (!sparse) throw Error(path + ": no <gpSparse> element");
@@ -147,11 +153,11 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     co.descriptor = make_descriptor(o);
     co.descriptor_string = co.descriptor->to_string();
     declared_species(o, species, wildcard);
-    const int d = std::stoi(attr(c, "dimensions", what));
+    const int d = xml_int(attr(c, "dimensions", what), what + " dimensions", 1);
     if (d != co.descriptor->dimension())
       throw Error(what + ": dimensions=" + std::to_string(d) + " but the descriptor '" + desc + "' has dimension " +
                   std::to_string(co.descriptor->dimension()));
-    const int type = std::stoi(attr(c, "covariance_type", what));
+    const int type = xml_int(attr(c, "covariance_type", what), what + " covariance_type", 0);
     if (type == 2) {
       co.kernel.type = Kernel::Type::DotProduct;
       co.kernel.zeta = fortran_double(attr(c, "zeta", what), what + " zeta");
@@ -164,17 +170,19 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
       throw Error(what + ": covariance_type=" + std::to_string(type) + " is not supported (1 gaussian, 2 dot_product)");
     }
     co.kernel.delta = fortran_double(attr(c, "signal_variance", what), what + " signal_variance");
+    if (!(co.kernel.delta > 0)) throw Error(what + ": signal_variance (delta) must be positive");
     co.kernel.f0 = fortran_double(attr(c, "signal_mean", what, false).empty() ? "0" : attr(c, "signal_mean", what), what);
-    const int nperm = std::stoi(attr(c, "n_permutations", what, false).empty() ? "1" : attr(c, "n_permutations", what));
+    const int nperm = xml_int(attr(c, "n_permutations", what, false).empty() ? "1" : attr(c, "n_permutations", what),
+                              what + " n_permutations", 1);
     if (nperm != 1) throw Error(what + ": n_permutations=" + std::to_string(nperm) + " (symmetrised kernels) is not supported");
-    const int m = std::stoi(attr(c, "n_sparseX", what));
+    const int m = xml_int(attr(c, "n_sparseX", what), what + " n_sparseX", 1);
     co.alpha.resize(m);
     co.sparse_cutoff.resize(m);
     co.sparse.resize(m, d);
     std::vector<int> seen(m, 0);
-    bool inline_values = false;
+    int n_inline = 0;
     for (pugi::xml_node sx : c.children("sparseX")) {
-      const int i = std::stoi(attr(sx, "i", what)) - 1;
+      const int i = xml_int(attr(sx, "i", what), what + " sparseX i", 1) - 1;
       if (i < 0 || i >= m) throw Error(what + ": sparseX i=" + std::to_string(i + 1) + " out of range");
       co.alpha[i] = fortran_double(attr(sx, "alpha", what), what + " alpha");
       co.sparse_cutoff[i] = fortran_double(attr(sx, "sparseCutoff", what), what + " sparseCutoff");
@@ -185,12 +193,14 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
       if (!v.empty()) {
         if (static_cast<int>(v.size()) != d) throw Error(what + ": sparseX " + std::to_string(i + 1) + " has " + std::to_string(v.size()) + " values");
         co.sparse.row(i) = Eigen::Map<const Eigen::RowVectorXd>(v.data(), d);
-        inline_values = true;
+        ++n_inline;
       }
     }
     for (int i = 0; i < m; ++i)
       if (!seen[i]) throw Error(what + ": sparseX " + std::to_string(i + 1) + " is missing");
-    if (!inline_values) {
+    if (n_inline != 0 && n_inline != m)
+      throw Error(what + ": " + std::to_string(n_inline) + " of " + std::to_string(m) + " sparseX entries carry values inline");
+    if (n_inline == 0) {
       const std::string fname = attr(c, "sparseX_filename", what);
       // QUIP reads the file relative to the working directory; try next to the XML first
       fs::path f = dir / fs::path(fname).filename();

@@ -25,7 +25,8 @@ inline double power(double x, double zeta) {
   return std::pow(x, zeta);
 }
 
-RowMatrixXd scaled_distances(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& theta) {
+RowMatrixXd scaled_distances(const Eigen::Ref<const RowMatrixXd>& X, const Eigen::Ref<const RowMatrixXd>& S,
+                             const Eigen::VectorXd& theta) {
   // ½ Σ ((x - s)/θ)² for all pairs
   const Eigen::RowVectorXd inv = theta.cwiseInverse().transpose();
   const RowMatrixXd Xs = X.array().rowwise() * inv.array();
@@ -37,13 +38,13 @@ RowMatrixXd scaled_distances(const RowMatrixXd& X, const RowMatrixXd& S, const E
 }
 }  // namespace
 
-RowMatrixXd Kernel::matrix(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const {
+RowMatrixXd Kernel::matrix(const Eigen::Ref<const RowMatrixXd>& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const {
   RowMatrixXd K = prior(X, S);
   K.array().rowwise() *= c.transpose().array();
   return K;
 }
 
-RowMatrixXd Kernel::prior(const RowMatrixXd& X, const RowMatrixXd& Y) const {
+RowMatrixXd Kernel::prior(const Eigen::Ref<const RowMatrixXd>& X, const Eigen::Ref<const RowMatrixXd>& Y) const {
   const double d2 = delta * delta, f2 = f0 * f0;
   if (type == Type::DotProduct) {
     RowMatrixXd K = X * Y.transpose();
@@ -53,21 +54,21 @@ RowMatrixXd Kernel::prior(const RowMatrixXd& X, const RowMatrixXd& Y) const {
   return scaled_distances(X, Y, theta).unaryExpr([&](double v) { return d2 * std::exp(-v) + f2; });
 }
 
-RowMatrixXd Kernel::weighted_gradient(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
-                                      const RowMatrixXd& K, const RowMatrixXd& W) const {
+RowMatrixXd Kernel::weighted_gradient(const Eigen::Ref<const RowMatrixXd>& X, const RowMatrixXd& S,
+                                      const Eigen::VectorXd& c, const RowMatrixXd& K, const Eigen::VectorXd& w) const {
   const double d2 = delta * delta, f2 = f0 * f0;
+  const Eigen::RowVectorXd wc = (w.array() * c.array()).transpose();
   if (type == Type::DotProduct) {
     // dk/dx = delta² zeta (x·s)^(zeta-1) c_s s
     RowMatrixXd D = X * S.transpose();
     D = D.unaryExpr([&](double v) { return d2 * zeta * power(v, zeta - 1.0); });
-    D.array() *= W.array();
-    D.array().rowwise() *= c.transpose().array();
+    D.array().rowwise() *= wc.array();
     return D * S;
   }
   // dk/dx = (k/c - f0²) c (s - x)/θ²
   RowMatrixXd Ke = K;
   Ke.array().rowwise() -= f2 * c.transpose().array();
-  Ke.array() *= W.array();
+  Ke.array().rowwise() *= w.transpose().array();
   RowMatrixXd G = Ke * S;
   G -= (Ke.rowwise().sum().asDiagonal() * X);
   G.array().rowwise() /= theta.array().square().transpose();

@@ -161,6 +161,11 @@ Potential model_from_string(const std::string& text, const std::string& source) 
     p.L = matrix_from(payload.at("posterior").at("L"), source + ": posterior L");
     p.R = matrix_from(payload.at("posterior").at("R"), source + ": posterior R");
     p.metadata = payload.at("metadata").get<std::map<std::string, std::string>>();
+    const long M = p.n_sparse_total();
+    for (const auto* f : {&p.L, &p.R})
+      if (f->size() != 0 && (f->rows() != M || f->cols() != M))
+        throw Error(source + ": posterior factor has shape " + std::to_string(f->rows()) + "x" + std::to_string(f->cols()) +
+                    ", expected " + std::to_string(M) + "x" + std::to_string(M));
     return p;
   } catch (const json::exception& e) {
     throw Error(source + ": malformed soapgap model file: " + e.what());

@@ -20,12 +20,14 @@ NeighbourList bin_and_search(const Structure& s, const Positions& pos, const std
   const int total = static_cast<int>(pos.rows());
   const Eigen::Vector3d lo = pos.colwise().minCoeff(), hi = pos.colwise().maxCoeff();
   double bin = cutoff;
-  std::array<int, 3> nb;
-  auto nbins = [&](double b) {
-    for (int k = 0; k < 3; ++k) nb[k] = std::max(1, static_cast<int>((hi[k] - lo[k]) / b) + 1);
-    return static_cast<double>(nb[0]) * nb[1] * nb[2];
+  auto nbins = [&](double b) {  // in double: extents can be huge for sparse or corrupt input
+    double n = 1.0;
+    for (int k = 0; k < 3; ++k) n *= std::floor((hi[k] - lo[k]) / b) + 1.0;
+    return n;
   };
   while (nbins(bin) > 8.0 * total + 27) bin *= 1.5;  // bounded memory for sparse systems
+  std::array<int, 3> nb;
+  for (int k = 0; k < 3; ++k) nb[k] = static_cast<int>(std::floor((hi[k] - lo[k]) / bin)) + 1;
   std::vector<int> head(static_cast<size_t>(nb[0]) * nb[1] * nb[2], -1), next(total, -1);
   std::vector<std::array<int, 3>> cellof(total);
   for (int p = 0; p < total; ++p) {
@@ -82,21 +84,23 @@ NeighbourList build_neighbour_list(const Structure& s, double cutoff, double min
   for (int i = 0; i < n; ++i) idx[i] = i;
   if (!(s.pbc[0] || s.pbc[1] || s.pbc[2])) return bin_and_search(s, s.positions, idx, n, cutoff, min_distance);
 
-  // For non-periodic directions with a zero lattice vector, use a unit placeholder so the cell
-  // matrix stays invertible; those directions are never wrapped or imaged.
-  Eigen::Matrix3d cell = s.cell;
-  for (int k = 0; k < 3; ++k)
-    if (!s.pbc[k] && cell.row(k).norm() < 1e-12) cell.row(k) = Eigen::Vector3d::Unit(k).transpose();
-  if (std::abs(cell.determinant()) < 1e-12) throw Error(s.where() + "field 'Lattice': singular cell");
+  // Non-periodic directions without a lattice vector get an orthogonal placeholder so the cell
+  // can be inverted; those directions are never wrapped or imaged.
+  const Eigen::Matrix3d cell = s.completed_cell();
   const Eigen::Matrix3d inv = cell.inverse();  // frac = pos * inv
   // Images needed per periodic direction from the distance between lattice planes, h_k = 1/|b_k|.
   std::array<int, 3> nimg{0, 0, 0};
   std::array<double, 3> skin{0, 0, 0};
+  double n_images = 1.0;
   for (int k = 0; k < 3; ++k) {
     if (!s.pbc[k]) continue;
     skin[k] = cutoff * inv.col(k).norm();
-    nimg[k] = static_cast<int>(std::ceil(skin[k]));
+    n_images *= 2.0 * std::ceil(skin[k]) + 1.0;
   }
+  if (n_images * std::max(n, 1) > 5e7)
+    throw Error(s.where() + "a cutoff of " + std::to_string(cutoff) + " Å needs " + std::to_string(n_images) +
+                " periodic images of this cell: too many (check the cutoff and the field 'Lattice')");
+  for (int k = 0; k < 3; ++k) nimg[k] = static_cast<int>(std::ceil(skin[k]));
   Positions frac = s.positions * inv;
   for (int i = 0; i < n; ++i)
     for (int k = 0; k < 3; ++k)

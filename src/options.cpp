@@ -1,6 +1,7 @@
 #include "soapgap/options.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <sstream>
 
 #include "soapgap/error.hpp"
@@ -11,8 +12,17 @@ std::string strip_group(const std::string& text) {
   size_t b = text.find_first_not_of(" \t\n"), e = text.find_last_not_of(" \t\n");
   if (b == std::string::npos) return "";
   std::string t = text.substr(b, e - b + 1);
-  if (t.size() >= 2 && ((t.front() == '{' && t.back() == '}') || (t.front() == '"' && t.back() == '"') ||
-                        (t.front() == '\'' && t.back() == '\'')))
+  if (t.size() < 2) return t;
+  if (t.front() == '{' && t.back() == '}') {
+    // only if the opening brace closes at the very end ("{a} : {b}" is two groups, not one)
+    int depth = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] == '{') ++depth;
+      if (t[i] == '}' && --depth == 0 && i + 1 != t.size()) return t;
+    }
+    return strip_group(t.substr(1, t.size() - 2));
+  }
+  if ((t.front() == '"' && t.back() == '"') || (t.front() == '\'' && t.back() == '\''))
     return strip_group(t.substr(1, t.size() - 2));
   return t;
 }
@@ -23,7 +33,7 @@ std::vector<std::string> split_top_level(const std::string& text, char sep) {
   int depth = 0;
   for (char c : text) {
     if (c == '{') ++depth;
-    if (c == '}') --depth;
+    if (c == '}' && --depth < 0) throw Error("unbalanced braces in '" + text + "'");
     if (c == sep && depth == 0) {
       out.push_back(cur);
       cur.clear();
@@ -95,7 +105,7 @@ bool to_double(const std::string& s, double& v) {
   const char* b = t.data();
   if (*b == '+') ++b;
   auto r = std::from_chars(b, t.data() + t.size(), v);
-  return r.ec == std::errc() && r.ptr == t.data() + t.size();
+  return r.ec == std::errc() && r.ptr == t.data() + t.size() && std::isfinite(v);  // no inf/nan parameters
 }
 }  // namespace
 

@@ -62,22 +62,29 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
       const DescriptorData d = co.descriptor->compute(s, nl, false);
       const int ne = d.size();
       if (ne > 0) {
-        const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-        const Eigen::VectorXd eps = K * co.alpha;  // local energies before the env cutoff
+        // environments in blocks: the n_env x M kernel matrix never exists whole
+        constexpr int kBlock = 2048;
+        Eigen::VectorXd eps(ne);  // local energies before the environment cutoff
+        RowMatrixXd dE(opt.forces ? ne : 0, d.dim);
+        for (int e0 = 0; e0 < ne; e0 += kBlock) {
+          const int nb = std::min(kBlock, ne - e0);
+          const RowMatrixXd Kb = co.kernel.matrix(d.values.middleRows(e0, nb), co.sparse, co.sparse_cutoff);
+          eps.segment(e0, nb) = Kb * co.alpha;
+          if (opt.forces)
+            dE.middleRows(e0, nb) =
+                co.kernel.weighted_gradient(d.values.middleRows(e0, nb), co.sparse, co.sparse_cutoff, Kb, co.alpha);
+        }
         for (int e = 0; e < ne; ++e) {
           const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
           for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
             out.energies[d.ci[k]] += d.cutoff[e] * eps[e] / nci;
         }
         if (opt.forces) {
-          RowMatrixXd W = RowMatrixXd::Zero(ne, co.n_sparse());
-          W.rowwise() = co.alpha.transpose();
-          RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, W);
           for (int e = 0; e < ne; ++e) dE.row(e) *= d.cutoff[e];
           co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
         }
         if (var) {
-          RowMatrixXd P;  // prior covariance between this coordinate's environments
+          const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
           for (int e = 0; e < ne; ++e) {
             const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
             for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)

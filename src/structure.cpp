@@ -37,6 +37,26 @@ const std::string& chemical_symbol(int z) {
 
 std::string Structure::where() const { return soapgap::where(source, frame); }
 
+Eigen::Matrix3d Structure::completed_cell() const {
+  Eigen::Matrix3d c = cell;
+  for (int k = 0; k < 3; ++k) {
+    if (pbc[k] || c.row(k).norm() > 1e-12) continue;
+    // Gram-Schmidt: the unit axis with the largest part orthogonal to the non-zero rows
+    Eigen::Vector3d best = Eigen::Vector3d::Zero();
+    for (int axis = 0; axis < 3; ++axis) {
+      Eigen::Vector3d v = Eigen::Vector3d::Unit(axis);
+      for (int j = 0; j < 3; ++j)
+        if (j != k && c.row(j).norm() > 1e-12) {
+          const Eigen::Vector3d u = c.row(j).normalized();
+          v -= u * u.dot(v);
+        }
+      if (v.norm() > best.norm()) best = v;
+    }
+    c.row(k) = best.normalized().transpose();
+  }
+  return c;
+}
+
 void Structure::validate() const {
   if (positions.rows() != size())
     throw Error(where() + "positions have " + std::to_string(positions.rows()) + " rows but there are " +
@@ -48,12 +68,18 @@ void Structure::validate() const {
       throw Error(where() + "atom " + std::to_string(i) + " has invalid atomic number " + std::to_string(numbers[i]));
   }
   if (!cell.allFinite()) throw Error(where() + "field 'Lattice' has a non-finite entry");
+  for (const auto& [name, a] : arrays) {
+    const long rows = a.kind == InfoValue::Kind::String ? static_cast<long>(a.strings.size()) : a.numbers.rows();
+    if (rows != size())
+      throw Error(where() + "per-atom property '" + name + "' has " + std::to_string(rows) + " rows for " +
+                  std::to_string(size()) + " atoms");
+  }
   for (int k = 0; k < 3; ++k)
     if (pbc[k] && cell.row(k).norm() < 1e-12)
       throw Error(where() + "periodic in direction " + std::to_string(k) + " but lattice vector " +
                   std::to_string(k) + " is zero");
-  if ((pbc[0] || pbc[1] || pbc[2]) && std::abs(cell.determinant()) < 1e-12)
-    throw Error(where() + "field 'Lattice': periodic cell has zero volume");
+  if ((pbc[0] || pbc[1] || pbc[2]) && std::abs(completed_cell().determinant()) < 1e-12)
+    throw Error(where() + "field 'Lattice': the periodic lattice vectors are linearly dependent");
 }
 
 std::vector<double> Structure::info_reals(const std::string& key) const {
@@ -70,7 +96,7 @@ const RowMatrixXd& Structure::array_reals(const std::string& key, int columns) c
   auto it = arrays.find(key);
   if (it == arrays.end()) throw Error(where() + "missing per-atom property '" + key + "'");
   const AtomArray& a = it->second;
-  if (a.kind == InfoValue::Kind::String || a.numbers.cols() != columns)
+  if (a.kind == InfoValue::Kind::String || a.numbers.cols() != columns || a.numbers.rows() != size())
     throw Error(where() + "per-atom property '" + key + "' should be real with " + std::to_string(columns) +
                 " columns");
   if (!a.numbers.allFinite()) throw Error(where() + "per-atom property '" + key + "' is not finite");

@@ -22,12 +22,12 @@ struct Kernel {
   std::string type_name() const;
 
   // n x M matrix k(x_i, s_j) for rows x of X against rows of S, times sparse cutoffs c.
-  RowMatrixXd matrix(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const;
+  RowMatrixXd matrix(const Eigen::Ref<const RowMatrixXd>& X, const RowMatrixXd& S, const Eigen::VectorXd& c) const;
   // Prior covariance k(x_i, x_j) between environments (no sparse cutoff).
-  RowMatrixXd prior(const RowMatrixXd& X, const RowMatrixXd& Y) const;
-  // For each row x_i: sum_s w_is dk(x_i, s)/dx  (n x d), given W (n x M) and K = matrix(X, S, c).
-  RowMatrixXd weighted_gradient(const RowMatrixXd& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
-                                const RowMatrixXd& K, const RowMatrixXd& W) const;
+  RowMatrixXd prior(const Eigen::Ref<const RowMatrixXd>& X, const Eigen::Ref<const RowMatrixXd>& Y) const;
+  // For each row x_i: sum_s w_s dk(x_i, s)/dx  (n x d), given weights w (M) and K = matrix(X, S, c).
+  RowMatrixXd weighted_gradient(const Eigen::Ref<const RowMatrixXd>& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
+                                const RowMatrixXd& K, const Eigen::VectorXd& w) const;
   // Rows d k(x_e, s)/d r for descriptor gradient rows G (3g x d) of environment rows `env`:
   // returns (3g x M) with entry (r, s) = G_r · dk(x_env(r), s)/dx.
   RowMatrixXd gradient_rows(const RowMatrixXd& X, const std::vector<int>& env_of_row, const RowMatrixXd& G,

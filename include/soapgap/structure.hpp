@@ -40,6 +40,9 @@ struct Structure {
 
   int size() const { return static_cast<int>(numbers.size()); }
   double volume() const { return std::abs(cell.determinant()); }
+  // The cell with zero lattice vectors of non-periodic directions replaced by unit vectors
+  // orthogonal to the others (wires, slabs given without those vectors), so it can be inverted.
+  Eigen::Matrix3d completed_cell() const;
   // Throws soapgap::Error naming the frame on NaN/inf coordinates or inconsistent sizes.
   void validate() const;
   // Frame property as a real vector; throws naming the field if missing or not numeric.

@@ -192,6 +192,15 @@ TEST_CASE("prediction on an unknown species is a clear error") {
   }
 }
 
+TEST_CASE("gap_fit-style term strings split into their terms") {
+  const auto t = split_gap_string("{soap cutoff=4 n_max=2 l_max=1 atom_sigma=0.5 delta=1 n_sparse=5} : {distance_2b cutoff=3 delta=1}");
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].rfind("soap", 0) == 0);
+  CHECK(t[1].rfind("distance_2b", 0) == 0);
+  CHECK(split_gap_string("{{soap cutoff=4 : distance_2b cutoff=3}}").size() == 2);
+  CHECK_THROWS_AS(split_gap_string("soap cutoff=4} : {distance_2b"), Error);
+}
+
 TEST_CASE("fit input errors name the problem") {
   auto frames = morse_frames(2, 1);
   FitOptions o = options();

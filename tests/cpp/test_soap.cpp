@@ -166,5 +166,7 @@ TEST_CASE("impossible SOAP hyperparameters are clear errors") {
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0").find("atom_sigma") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=4").find("missing required parameter 'atom_sigma'") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=x atom_sigma=0.5").find("'n_max' must be a number") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=inf").find("must be a number") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 central_weight=nan").find("must be a number") != std::string::npos);
   CHECK(err("bispectrum cutoff=3").find("unknown or unsupported descriptor") != std::string::npos);
 }

@@ -161,3 +161,41 @@ TEST_CASE("extxyz errors name the file, frame, line and field") {
   CHECK(error_of([&] { fr[0].array_reals("forces", 3); }).find("missing per-atom property 'forces'") != std::string::npos);
   CHECK(error_of([&] { read_extxyz("/nonexistent/file.xyz"); }).find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("malformed extxyz columns: repeated names, Z column, wrong array rows") {
+  const std::string path = tmpfile("cols.xyz");
+  write_text(path, "1\nProperties=species:S:1:pos:R:3:forces:R:3:forces:R:3\nCu 0 0 0 1 2 3 4 5 6\n");
+  CHECK(error_of([&] { read_extxyz(path); }).find("column 'forces' given twice") != std::string::npos);
+  write_text(path, "1\nProperties=species:S:1:pos:R:3:positions:R:3\nCu 0 0 0 1 2 3\n");
+  CHECK(error_of([&] { read_extxyz(path); }).find("given twice") != std::string::npos);
+  write_text(path, "2\nProperties=Z:I:1:pos:R:3\n29 0 0 0\n13 2 0 0\n");
+  const auto fr = read_extxyz(path);
+  CHECK(fr[0].numbers == std::vector<int>{29, 13});
+  CHECK(fr[0].arrays.count("Z") == 0);
+  write_text(path, "99999999999\nProperties=species:S:1:pos:R:3\n");
+  CHECK(error_of([&] { read_extxyz(path); }).find("absurdly large") != std::string::npos);
+  Structure s = test::fcc(3.6, 1, 0.0, 1);
+  AtomArray f;
+  f.numbers = RowMatrixXd::Zero(2, 3);
+  s.arrays["forces"] = f;
+  CHECK(error_of([&] { s.validate(); }).find("'forces' has 2 rows for 4 atoms") != std::string::npos);
+}
+
+TEST_CASE("wires: periodic along one axis without the other lattice vectors; huge cutoffs are refused") {
+  Structure s;
+  s.positions.resize(2, 3);
+  s.positions << 0, 0, 0, 1.2, 0.3, 1.1;
+  s.numbers = {6, 6};
+  s.cell(2, 2) = 2.5;
+  s.pbc = {false, false, true};
+  const NeighbourList nl = build_neighbour_list(s, 3.0);
+  for (int i = 0; i < 2; ++i) {
+    const auto want = brute(s, i, 3.0);
+    CHECK(nl.count(i) == static_cast<int>(want.size()));
+  }
+  s.cell.setZero();
+  s.cell(0, 2) = 2.5;  // periodic along a = (0, 0, 2.5)
+  s.pbc = {true, false, false};
+  CHECK(build_neighbour_list(s, 3.0).count(0) == nl.count(0));
+  CHECK(error_of([&] { build_neighbour_list(test::fcc(3.6, 1, 0.0, 1), 1e6); }).find("too many") != std::string::npos);
+}
