@@ -467,6 +467,11 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   ds << opt.default_sigma[0] << " " << opt.default_sigma[1] << " " << opt.default_sigma[2];
   pot.metadata["default_sigma"] = ds.str();
   pot.metadata["sparse_jitter"] = std::to_string(opt.sparse_jitter);
+  pot.metadata["sigma_per_atom"] = opt.sigma_per_atom ? "T" : "F";
+  std::string cts;
+  for (const auto& [ct, sg] : opt.config_type_sigma)
+    cts += (cts.empty() ? "" : ":") + ct + ":" + std::to_string(sg[0]) + ":" + std::to_string(sg[1]) + ":" + std::to_string(sg[2]);
+  if (!cts.empty()) pot.metadata["config_type_sigma"] = cts;
   pot.metadata["n_frames"] = std::to_string(nf);
   pot.metadata["seed"] = std::to_string(opt.seed);
   std::string gap;

@@ -4,14 +4,23 @@ import numpy as np
 from . import _soapgap
 
 
+def _calc_value(atoms, key):
+    """A result of the attached calculator (e.g. the SinglePointCalculator of ase.io.read) that
+    belongs to the current positions; None if absent or stale (the atoms moved since)."""
+    calc = atoms.calc
+    if calc is None or not hasattr(calc, "get_property"):
+        return None
+    try:
+        return calc.get_property(key, atoms, allow_calculation=False)
+    except Exception:  # PropertyNotImplementedError and the like: no such reference value
+        return None
+
+
 def _info_value(atoms, key):
-    """A frame property from atoms.info, or from an attached SinglePointCalculator."""
+    """A frame property from atoms.info, or from the attached calculator's current results."""
     if key in atoms.info:
         return atoms.info[key]
-    calc = atoms.calc
-    if calc is not None and hasattr(calc, "results") and key in calc.results:
-        return calc.results[key]
-    return None
+    return _calc_value(atoms, key)
 
 
 def to_structure(atoms, energy_key="energy", force_key="forces", virial_key="virial", stress_key="stress",
@@ -43,9 +52,8 @@ def to_structure(atoms, energy_key="energy", force_key="forces", virial_key="vir
             if v is not None:
                 s.set_info_reals(key, np.asarray(v, dtype=float).ravel().tolist())
     forces = atoms.arrays.get(force_key)
-    if forces is None and atoms.calc is not None and "forces" in getattr(atoms.calc, "results", {}):
-        if force_key == "forces":
-            forces = atoms.calc.results["forces"]
+    if forces is None and force_key == "forces":
+        forces = _calc_value(atoms, "forces")
     if forces is not None:
         s.set_array(force_key, np.ascontiguousarray(forces, dtype=float).reshape(len(atoms), 3))
     for key, value in atoms.arrays.items():

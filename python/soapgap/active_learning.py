@@ -52,14 +52,23 @@ class _BadMD(Exception):
 # ------------------------------------------------------------------------------- helpers
 
 def _plain(frame):
-    """Calculator-free copy in database form: energy/forces in info/arrays (ase.io.read puts
-    them into a SinglePointCalculator, which Atoms.copy() would silently drop)."""
+    """Calculator-free copy in database form: energy/forces/virial in info/arrays (ase.io.read
+    puts energy, forces and stress into a SinglePointCalculator, which Atoms.copy() would drop).
+    Only results that belong to the current positions are taken (no stale calculator results)."""
     out = frame.copy()
-    res = frame.calc.results if frame.calc is not None else {}
-    if 'energy' in res:
-        out.info['energy'] = float(res['energy'])
-    if 'forces' in res:
-        out.arrays['forces'] = np.array(res['forces'])
+    calc = frame.calc
+    get = (lambda k: calc.get_property(k, frame, allow_calculation=False)) if calc is not None else (lambda k: None)
+    e, f, stress = get('energy'), get('forces'), get('stress')
+    if e is not None and 'energy' not in out.info:
+        out.info['energy'] = float(e)
+    if f is not None and 'forces' not in out.arrays:
+        out.arrays['forces'] = np.array(f)
+    if stress is not None and 'virial' not in out.info and frame.pbc.all() and frame.cell.rank == 3:
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        st = np.asarray(stress)
+        full = voigt_6_to_full_3x3_stress(st) if st.shape == (6,) else st.reshape(3, 3)
+        out.info['virial'] = -frame.get_volume() * full   # QUIP convention W = -V sigma
     return out
 
 
@@ -234,16 +243,29 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
     calc = reference_calc() if callable(reference_calc) else reference_calc
     min_separation = 3 * md_interval if min_separation is None else min_separation
 
+    given = [_plain(f) for f in frames or []]
     if os.path.exists(state_path):          # resume
         with open(state_path) as fh:
             state = json.load(fh)
+        if given and _fingerprint(given, {}) != state.get('initial_key'):
+            raise ValueError(f"{workdir} holds a run started from a different database; use a new workdir, "
+                             "or pass no frames to resume it")
         frames = [_plain(f) for f in ase.io.read(db_path, ':', format='extxyz')]
+        # database.xyz is written before state.json: drop frames of an iteration that did not commit
+        frames = frames[:state.get('n_frames', len(frames))]
         log(f"resuming {workdir}: {state['completed']} iteration(s) done, {len(frames)} frames")
         if state['history'] and state['history'][-1].get('final'):
             state['history'].pop()          # stale 'final' entry of an earlier, shorter call
     else:
-        frames = _write_db([_plain(f) for f in frames], db_path)
-        state = {'completed': 0, 'converged': False, 'model_key': None, 'history': []}
+        if not given:
+            raise ValueError(f"{workdir}: no run to resume and no initial frames given")
+        if os.path.exists(db_path):
+            raise ValueError(f"{db_path} exists but {state_path} does not; refusing to overwrite it")
+        if md_cells is None:
+            default_md_cells(given, lattice)  # fail before writing anything
+        frames = _write_db(given, db_path)
+        state = {'completed': 0, 'converged': False, 'model_key': None, 'history': [],
+                 'initial_key': _fingerprint(given, {}), 'n_frames': len(frames)}
         _write_json(state, state_path)
     history = state['history']
     test_frames = [_plain(f) for f in test_frames or []]
@@ -255,6 +277,7 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
     def save():
         nonlocal frames
         frames = _write_db(frames, db_path)
+        state['n_frames'] = len(frames)      # state.json is the commit point (see resume)
         _write_json(state, state_path)
         with open(log_path + '.tmp', 'w') as fh:
             fh.writelines(json.dumps(h) + '\n' for h in history)
@@ -315,7 +338,7 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
                    cand_mean_std=float(np.nanmean(stds)) if cands else None)
 
         # -- convergence: the model is confident on everything MD visited
-        if stop_sigma is not None and cands and rec['cand_max_std'] < stop_sigma:
+        if stop_sigma is not None and cands and rec['cand_max_std'] < stop_sigma and not any(r['stopped'] for r in runs):
             state['converged'] = True
             rec.update(n_selected=0, stopped='max candidate std below stop_sigma')
             history.append(rec)

@@ -1,4 +1,6 @@
 """ASE calculator for soapgap potentials."""
+import os
+
 from ase.calculators.calculator import Calculator, all_changes
 
 
@@ -11,7 +13,7 @@ class SoapGapCalculator(Calculator):
 
     def __init__(self, potential, std=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(potential, str):
+        if isinstance(potential, (str, os.PathLike)):
             from .potential import Potential
 
             potential = Potential.load(potential)

@@ -64,7 +64,8 @@ def cmd_refine(a):
     test = ase.io.read(a.test, ":") if a.test else None
     pot, history = refine(reference_calculator(a.reference), frames, a.workdir, fit_kwargs(a),
                           iterations=a.iterations, temperatures=_floats(a.temperatures), md_steps=a.md_steps,
-                          n_select=a.n_select, stop_sigma=a.stop_sigma, test_frames=test, seed=a.seed)
+                          n_select=a.n_select, stop_sigma=a.stop_sigma, test_frames=test, seed=a.seed,
+                          lattice=a.lattice)
     print(f"final model: {os.path.join(a.workdir, 'model.json')}")
 
 
@@ -79,7 +80,7 @@ def cmd_validate(a):
     held = ase.io.read(a.held_out, ":") if a.held_out else None
     res = validate(pot.calculator(), reference_calculator(a.reference), a.element, potential=pot, held_out=held,
                    lattice=a.lattice, quick=a.quick)
-    path = write_report(res, a.out, title=f"soapgap validation: {a.element} ({a.model})")
+    path = write_report(res, a.out, title=f"soapgap validation: {a.element} ({a.model})", overwrite=a.overwrite)
     print(f"report: {path}")
 
 
@@ -104,6 +105,7 @@ def main(argv=None):
     r.add_argument("--workdir", required=True, help="holds database.xyz, model.json, refine_log.jsonl; resumable")
     r.add_argument("--iterations", type=int, default=2)
     r.add_argument("--temperatures", default="600,1500", help="K, comma separated")
+    r.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="of the MD cells (default: the element's)")
     r.add_argument("--md-steps", type=int, default=300)
     r.add_argument("--n-select", type=int, default=8)
     r.add_argument("--stop-sigma", type=float, default=None, help="eV: stop when all candidates are below")
@@ -118,7 +120,8 @@ def main(argv=None):
     v.add_argument("--model", required=True, help="soapgap .json or GAP .xml")
     v.add_argument("--reference", default="emt")
     v.add_argument("--element", required=True)
-    v.add_argument("--lattice", choices=["fcc", "bcc"], default="fcc")
+    v.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="default: the element's own lattice")
+    v.add_argument("--overwrite", action="store_true", help="replace an existing report in --out")
     v.add_argument("--held-out", help="extxyz with reference energies/forces, for parity and uncertainty quality")
     v.add_argument("--out", default="validation_report")
     v.add_argument("--quick", action="store_true", help="smaller cells (tests)")

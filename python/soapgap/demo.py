@@ -71,7 +71,16 @@ def main(argv=None):
     from soapgap.report import write_report
     from soapgap.validation import validate
 
-    os.makedirs(args.out, exist_ok=True)
+    # the demo owns its output folder (marked): rerunning starts afresh, other folders are not touched
+    marker = os.path.join(args.out, ".soapgap-demo")
+    if os.path.isdir(args.out) and os.listdir(args.out):
+        if not os.path.exists(marker):
+            raise SystemExit(f"{args.out} exists and is not a soapgap demo folder; choose another --out")
+        import shutil
+
+        shutil.rmtree(args.out)
+    os.makedirs(args.out)
+    open(marker, "w").close()
     t0 = time.time()
     print(f"== 1/5 reference data: EMT {args.element}", flush=True)
     train = build_database(args.element, EMT(), seed=args.seed, size=args.size)

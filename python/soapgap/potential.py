@@ -47,6 +47,9 @@ class Potential:
             o.set_config_type_sigma(ct, [float(x) for x in sig][:3])
         if e0 is not None:
             if isinstance(e0, dict):
+                unknown = [k for k in e0 if isinstance(k, str) and k not in atomic_numbers]
+                if unknown:
+                    raise ValueError(f"e0: unknown chemical symbol(s) {unknown} (symbols are case-sensitive, e.g. 'Cu')")
                 o.e0 = {(atomic_numbers[k] if isinstance(k, str) else int(k)): float(v) for k, v in e0.items()}
             else:
                 species = sorted({z for f in frames for z in f.numbers})
@@ -110,7 +113,8 @@ class Potential:
                 s = -w / atoms.get_volume()
                 out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         if std:
-            out["energy_std"] = float(r["energy_std"])
+            if total_std:
+                out["energy_std"] = float(r["energy_std"])
             out["energies_std"] = np.asarray(r["energies_std"])
         return out
 

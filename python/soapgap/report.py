@@ -7,8 +7,8 @@ matplotlib.use('Agg')                # headless: files only
 import matplotlib.pyplot as plt     # noqa: E402
 import numpy as np                  # noqa: E402
 
-SECTIONS = ('equation_of_state', 'elastic_constants', 'vacancy', 'surfaces', 'stacking_fault',
-            'phonons', 'cost', 'uncertainty')
+SECTIONS = ('equation_of_state', 'elastic_constants', 'vacancy', 'vacancy_migration', 'surfaces',
+            'stacking_fault', 'phonons', 'cost', 'uncertainty')
 STYLE = {'reference': dict(color='k', ls='-', label='reference'),
          'model': dict(color='tab:red', ls='--', label='model')}
 
@@ -153,8 +153,11 @@ def _uncertainty(st):
                         "under-confident."]
 
 
-def write_report(results, outdir, title='soapgap validation report'):
-    """Write outdir/report.md, outdir/results.json and PNG figures; return the report path."""
+def write_report(results, outdir, title='soapgap validation report', overwrite=False):
+    """Write outdir/report.md, outdir/results.json and PNG figures; return the report path.
+    An existing report in outdir is only replaced with overwrite=True."""
+    if not overwrite and os.path.exists(os.path.join(outdir, 'report.md')):
+        raise FileExistsError(f"{outdir}/report.md exists; refusing to overwrite (use overwrite=True / --overwrite)")
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, 'results.json'), 'w') as fh:
         json.dump(results, fh, indent=1, ensure_ascii=False)

@@ -66,7 +66,7 @@ def _plain(x):
     if isinstance(x, np.ndarray):
         return _plain(x.tolist())
     if isinstance(x, np.generic):
-        return x.item()
+        return _plain(x.item())      # NaN check below applies to numpy scalars too
     if isinstance(x, float) and not math.isfinite(x):
         return None                  # JSON has no NaN
     return x
@@ -116,7 +116,8 @@ def _fresh(calc):
     """A new calculator like ``calc`` (soapgap calculators share their potential)."""
     if hasattr(calc, 'potential'):
         return type(calc)(calc.potential)
-    return type(calc)(**getattr(calc, 'parameters', {}))
+    import copy
+    return copy.deepcopy(calc)       # keeps directory/command settings of file-based calculators
 
 
 def _both(model_calc, reference_calc, fn):
@@ -383,16 +384,21 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3)):
         ct.append(fr.info.get('config_type', ''))
         if f is not None:
             f_ref.append(np.asarray(f)); f_pred.append(p['forces']); loc_std.append(p['energies_std'])
+    if not f_ref:
+        raise ValueError('uncertainty_quality: the held-out frames carry no reference forces')
     n = np.array(n)
     e_ref, e_pred, sigma = np.array(e_ref) / n, np.array(e_pred) / n, np.array(e_std) / n
     err = np.abs(e_pred - e_ref)
     f_ref, f_pred = np.vstack(f_ref), np.vstack(f_pred)
     df, loc_std = np.linalg.norm(f_pred - f_ref, axis=1), np.concatenate(loc_std)
     try:
-        sigma_e = float(potential._p.metadata['default_sigma'].split()[0])
+        meta = potential._p.metadata
+        sigma_e = float(meta['default_sigma'].split()[0])
+        per_atom = meta.get('sigma_per_atom', 'T') == 'T'
     except (AttributeError, KeyError, ValueError, IndexError):
-        sigma_e = 0.0                # e.g. models read from GAP XML: no noise model stored
-    sigma_pred = np.sqrt(sigma ** 2 + sigma_e ** 2 / n)
+        sigma_e, per_atom = 0.0, True  # e.g. models read from GAP XML: no noise model stored
+    # noise of the energy per atom: sigma_E*sqrt(N)/N with per-atom sigmas, sigma_E/N otherwise
+    sigma_pred = np.sqrt(sigma ** 2 + sigma_e ** 2 / (n if per_atom else n ** 2))
     cal, ev = np.arange(len(n)) % 2 == 0, np.arange(len(n)) % 2 == 1
     scale = float(np.sqrt(np.mean((err[cal] / sigma_pred[cal]) ** 2))) if cal.any() else float('nan')
     return {'values': {'held-out E RMSE': _err_only(1e3 * np.sqrt(np.mean(err ** 2)), 'meV/atom'),
@@ -414,11 +420,14 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3)):
 
 
 # ----------------------------------------------------------------------------- driver
-def validate(model_calc, reference_calc, element, potential=None, held_out=None, lattice='fcc',
+def validate(model_calc, reference_calc, element, potential=None, held_out=None, lattice=None,
              quick=False, log=print, a0=None):
     """Run every property; a failing property is logged and recorded, the others still run.
     ``potential`` defaults to ``model_calc.potential`` (SoapGapCalculator); the uncertainty
     section runs only when both it and ``held_out`` frames are available."""
+    if lattice is None:              # the element's own lattice, as build_database uses
+        from .database import _lattice
+        lattice = _lattice(element)
     if lattice not in NCONV:
         raise ValueError("lattice must be 'fcc' or 'bcc'")
     potential = potential if potential is not None else getattr(model_calc, 'potential', None)

@@ -65,3 +65,18 @@ def test_unknown_species_raises(emt_potential):
     a = bulk("Ag", "fcc", a=4.1)
     with pytest.raises(soapgap.SoapgapError, match="not trained on"):
         emt_potential.predict(a)
+
+
+def test_reference_data_from_calculators_is_current():
+    """Energies/forces attached by a calculator are used only while they belong to the positions."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from soapgap import to_structure
+
+    a = rattled_fcc(seed=6)
+    a.calc = SinglePointCalculator(a, energy=-1.5, forces=np.ones((len(a), 3)), stress=np.arange(6.0))
+    s = to_structure(a)
+    assert s.info()["energy"] == [-1.5] and "forces" in s.arrays()
+    a.positions[0, 0] += 0.1  # the stored results are now stale
+    s = to_structure(a)
+    assert "energy" not in s.info() and "forces" not in s.arrays()

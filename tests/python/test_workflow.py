@@ -56,7 +56,10 @@ def test_refine_logs_selects_uncertain_frames_and_resumes(tmp_path, emt_train, e
         assert h["sel_rmse_f"] > 1.5 * h["test_rmse_f"], h
     db = ase.io.read(tmp_path / "al" / "database.xyz", ":")
     assert sum(a.info["config_type"].startswith("al_") for a in db) == 8
+    assert all("virial" in a.info for a in db if a.pbc.all())  # stress read back as a virial, not lost
     assert os.path.exists(tmp_path / "al" / "model.json")
+    with pytest.raises(ValueError, match="different database"):
+        refine(EMT(), emt_train[:10], tmp_path / "al", kw, iterations=3, **opts)
 
 
 def test_validate_and_report(tmp_path, emt_potential, emt_test):
