@@ -3,7 +3,7 @@
 // Z, one <gpCoordinates> per descriptor (signal_variance = delta, signal_mean = f0,
 // covariance_type 1 = gaussian/ARD_SE with <theta>, 2 = dot_product with zeta), sparse points
 // inline or in a separate text file (one value per line, point after point), weights in
-// <sparseX alpha=... sparseCutoff=...>. See docs/gap-xml.md.
+// <sparseX alpha=... sparseCutoff=...>. Format notes: libAtoms/GAP gp_predict.F90 (gpCoordinates_printXML).
 #pragma once
 #include <string>
 

@@ -3,7 +3,7 @@
 // cutoff + atom_sigma*sqrt(2*basis_error_exponent*ln 10), orthonormalised by the Cholesky factor
 // of its overlap; density projected with modified spherical Bessel functions; cosine cutoff;
 // P_l scaled by 1/sqrt(2l+1); off-diagonal channel pairs times sqrt(2); l fastest in the layout;
-// one trailing element (covariance_sigma0); unit normalised. See docs/soap.md.
+// one trailing element (covariance_sigma0); unit normalised (libAtoms/GAP descriptors.F90, soap_calc).
 #pragma once
 #include "soapgap/descriptor.hpp"
 #include "soapgap/spherical_harmonics.hpp"
