@@ -140,7 +140,7 @@ int cmd_fit(int argc, char** argv) {
                        "n_sparse=500 covariance_type=dot_product sparse_method=cur_points} default_sigma={0.002 0.1 0.05 0} "
                        "e0_method=average gp_file=model.json\n"
                        "Memory: peak ≈ 8 bytes × (3 M² + block_rows × M + n_environments × d) plus one block of "
-                       "descriptor gradients (see "Memory of a fit" in the README).",
+                       "descriptor gradients (see \"Memory of a fit\" in the README).",
                        kSpec);
     return 0;
   }
