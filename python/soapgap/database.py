@@ -117,14 +117,20 @@ def equilibrium_lattice_constant(element='Cu', calc=None, rel_range=0.03, npts=7
     else:                                   # e.g. Cu in bcc: same volume per atom as the reference
         ref = bulk(element)
         a_ref = (n * ref.get_volume() / len(ref)) ** (1.0 / 3.0)
+    return eos_scan(calc, element, lattice, a_ref, rel_range, npts)[0]
+
+
+def eos_scan(calc, element, lattice, a, rel=0.03, npts=7, eos='sj'):
+    """E(V) of the one-atom primitive cell for lattice constants a*(1 +- rel) and its fit:
+    returns (a0, e0, B in eV/Å^3, volumes, energies)."""
     volumes, energies = [], []
-    for a in a_ref * np.linspace(1 - rel_range, 1 + rel_range, npts):
-        atoms = bulk(element, lattice, a=a)
+    for x in a * np.linspace(1 - rel, 1 + rel, npts):
+        atoms = bulk(element, lattice, a=x)
         atoms.calc = calc
         volumes.append(atoms.get_volume())
         energies.append(atoms.get_potential_energy())
-    v0, _, _ = EquationOfState(volumes, energies).fit()
-    return (n * v0) ** (1.0 / 3.0)          # primitive volume = a^3 / n
+    v0, e0, b = EquationOfState(volumes, energies, eos=eos).fit()
+    return (ATOMS_PER_CUBE[lattice] * v0) ** (1.0 / 3.0), e0, b, volumes, energies  # primitive volume = a^3/n
 
 
 def cubic_elastic_constants(element='Cu', calc=None, a0=None, lattice=None, eps=1e-3):

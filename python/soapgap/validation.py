@@ -25,7 +25,6 @@ from ase.build import bulk, bcc100, bcc110, bcc111, fcc100, fcc110, fcc111
 from ase.calculators.calculator import all_changes
 from ase.constraints import FixCartesian
 from ase.data import atomic_numbers, reference_states
-from ase.eos import EquationOfState
 from ase.lattice.cubic import BodyCenteredCubic, FaceCenteredCubic
 from ase.optimize import BFGS
 
@@ -84,14 +83,8 @@ def _a_guess(element, lattice, a0=None):
 
 def _eos(calc, element, lattice, a, rel=0.03, npts=11):
     """Birch-Murnaghan fit, lattice constants a*(1 +- rel): +-9% in volume, enough for B."""
-    vols, ens = [], []
-    for x in a * np.linspace(1 - rel, 1 + rel, npts):
-        at = bulk(element, lattice, a=x)
-        at.calc = calc
-        vols.append(at.get_volume())
-        ens.append(at.get_potential_energy())
-    v0, e0, b = EquationOfState(vols, ens, eos='birchmurnaghan').fit()
-    return (NCONV[lattice] * v0) ** (1 / 3), e0, b, vols, ens
+    from .database import eos_scan
+    return eos_scan(calc, element, lattice, a, rel, npts, eos='birchmurnaghan')
 
 
 def _own_a0(calc, element, lattice, a0=None):
