@@ -292,7 +292,7 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   out.grad_atom.resize(ng);
   out.grad_rel.setZero(ng, 3);
   out.grad_cutoff.setZero(ng, 3);
-  out.grad_values.setZero(3 * static_cast<Eigen::Index>(ng), dim_);
+  out.grad_values.resize(3 * static_cast<Eigen::Index>(ng), dim_);  // every entry is written below
   const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
 #pragma omp parallel for schedule(dynamic)
@@ -300,6 +300,7 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     const Expansion& x = ex[e];
     const int g0 = out.grad_offset[e];
     out.grad_atom[g0] = centres[e];
+    out.grad_values.middleRows(3 * g0, 3).setZero();  // the centre's rows accumulate minus the others
     Eigen::Map<const Eigen::VectorXd> phat(&out.values(e, 0), dim_ - 1);
     // X transposed (lm-major, channels fastest, padded to a multiple of 8) so the inner loop
     // accumulates 8 channels in registers with unit stride
@@ -337,9 +338,12 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
           const bool ina = a >= s0 && a < s0 + n;
           for (int b = 0; b <= a; ++b) {
             const bool inb = b >= s0 && b < s0 + n;
-            if (!ina && !inb) continue;
-            const double sab = a != b ? sqrt2 : 1.0;
             double* out_ab = dp + static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b);
+            if (!ina && !inb) {  // pairs of other species channels do not move with this atom
+              std::fill(out_ab, out_ab + L + 1, 0.0);
+              continue;
+            }
+            const double sab = a != b ? sqrt2 : 1.0;
             for (int l = 0; l <= L; ++l) {
               const size_t lo = static_cast<size_t>(l) * n;
               const double v = (ina ? G[(lo + a - s0) * Kp + b] : 0.0) + (inb ? G[(lo + b - s0) * Kp + a] : 0.0);
