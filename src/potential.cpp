@@ -7,6 +7,19 @@
 
 namespace soapgap {
 
+namespace {
+// Environment e's energy is shared equally by the atoms in its ci list: atom a receives the
+// weight fc_e/|ci_e| of every environment it belongs to (QUIP IPModel_GAP), environments ascending.
+std::vector<std::vector<std::pair<int, double>>> atom_shares(const DescriptorData& d, int n) {
+  std::vector<std::vector<std::pair<int, double>>> shares(n);
+  for (int e = 0; e < d.size(); ++e) {
+    const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+    for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) shares[d.ci[k]].push_back({e, d.cutoff[e] / nci});
+  }
+  return shares;
+}
+}  // namespace
+
 double Potential::cutoff() const {
   double c = 0.0;
   for (const auto& co : coordinates) c = std::max(c, co.descriptor->cutoff());
@@ -74,30 +87,20 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
             dE.middleRows(e0, nb) =
                 co.kernel.weighted_gradient(d.values.middleRows(e0, nb), co.sparse, co.sparse_cutoff, Kb, co.alpha);
         }
-        for (int e = 0; e < ne; ++e) {
-          const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-          for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
-            out.energies[d.ci[k]] += d.cutoff[e] * eps[e] / nci;
-        }
+        const auto shares = atom_shares(d, n);
+        for (int a = 0; a < n; ++a)
+          for (const auto& [e, w] : shares[a]) out.energies[a] += w * eps[e];
         if (opt.forces) {
           for (int e = 0; e < ne; ++e) dE.row(e) *= d.cutoff[e];
           co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
         }
         if (var) {
           const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-          for (int e = 0; e < ne; ++e) {
-            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
-              k_atoms.row(d.ci[k]).segment(m0, co.n_sparse()) += d.cutoff[e] / nci * K.row(e);
-            k_total.segment(m0, co.n_sparse()) += d.cutoff[e] * K.row(e);
-          }
+          for (int a = 0; a < n; ++a)
+            for (const auto& [e, w] : shares[a]) k_atoms.row(a).segment(m0, co.n_sparse()) += w * K.row(e);
+          for (int e = 0; e < ne; ++e) k_total.segment(m0, co.n_sparse()) += d.cutoff[e] * K.row(e);
           // per-atom prior: sum over environment pairs sharing the atom
-          std::vector<std::vector<std::pair<int, double>>> envs_of(n);
-          for (int e = 0; e < ne; ++e) {
-            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
-              envs_of[d.ci[k]].push_back({e, d.cutoff[e] / nci});
-          }
+          const auto& envs_of = shares;
           for (int a = 0; a < n; ++a) {
             if (envs_of[a].empty()) continue;
             RowMatrixXd Xa(envs_of[a].size(), d.dim);
@@ -165,11 +168,9 @@ Eigen::VectorXd Potential::local_gap_variance(const Structure& s, double regular
     const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);  // n_env x M
     const Eigen::MatrixXd a = llt.matrixL().solve(K.transpose());
     const double prior = co.kernel.delta * co.kernel.delta + co.kernel.f0 * co.kernel.f0 + r2;
-    for (int e = 0; e < d.size(); ++e) {
-      const double v = prior - a.col(e).squaredNorm();
-      const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-      for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) var[d.ci[k]] += v * d.cutoff[e] * d.cutoff[e] / nci;
-    }
+    const auto shares = atom_shares(d, s.size());
+    for (int at = 0; at < s.size(); ++at)
+      for (const auto& [e, w] : shares[at]) var[at] += (prior - a.col(e).squaredNorm()) * w * d.cutoff[e];
   }
   return var;
 }
