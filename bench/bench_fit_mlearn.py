@@ -21,7 +21,7 @@ RECIPE = {"Si": (5.4, 1000, -0.79), "Mo": (5.2, 2000, -4.04)}  # cutoff, n_spars
 
 def shared_data():
     here = os.path.dirname(os.path.abspath(__file__))
-    for d in (os.environ.get("SOAPGAP_SHARED_DATA"), os.path.join(here, "..", "..", "shared", "data"), "/work/shared/data"):
+    for d in (os.environ.get("SOAPGAP_SHARED_DATA"), os.path.join(here, "..", "..", "shared", "data")):
         if d and os.path.isdir(d):
             return d
     sys.exit("../shared/data not found (set SOAPGAP_SHARED_DATA)")

@@ -29,9 +29,8 @@ from ase.build import bulk  # noqa: E402
 import soapgap  # noqa: E402
 from quippy.potential import Potential as QuippyPotential  # noqa: E402
 
-DATA = os.environ.get("SOAPGAP_SHARED_DATA") or next(
-    (d for d in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"), "/work/shared/data")
-     if os.path.isdir(d)), "../shared/data")
+DATA = os.environ.get("SOAPGAP_SHARED_DATA") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                             "shared", "data")
 MODELS = {
     "mlearn Mo GAP (M=200, rc 5.0)": ("gap_xml_mlearn_Mo_example", "soap.xml"),
     "gap_fit Mo refit (M=2000, rc 5.2)": ("gap_fit_reference/mlearn_Mo_EF", "Mo_gap.xml"),

@@ -5,6 +5,7 @@
 #include "soapgap/descriptor.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/extxyz.hpp"
+#include "soapgap/fit.hpp"
 #include "soapgap/npy.hpp"
 
 namespace soapgap::cli {
@@ -34,7 +35,9 @@ int cmd_descriptor(int argc, char** argv) {
   set_threads(a);
   if (!a.has("input")) throw Error("give --input FILE");
   if (!a.has("descriptor")) throw Error("give --descriptor \"soap ...\"");
-  const auto desc = make_descriptor(a.get("descriptor"));
+  const Options dopts = Options::parse(a.get("descriptor"), "--descriptor");
+  check_gap_term_keys(dopts);
+  const auto desc = make_descriptor(dopts);
   const bool grads = a.has("gradients");
   const std::string pre = a.get("output");
   const bool ow = a.has("overwrite");

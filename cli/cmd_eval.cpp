@@ -20,7 +20,8 @@ const std::vector<OptionSpec> kSpec = {
     {"input", true, "extended-XYZ file to evaluate"},
     {"output", true, "extended-XYZ file to write with predictions (optional)"},
     {"overwrite", false, "overwrite an existing output file"},
-    {"std", false, "also predict the standard deviation of local and total energies"},
+    {"std", false, "also predict the standard deviations of the per-atom energies"},
+    {"total-std", false, "with --std, also that of the total energy (O(n_env²) per frame: slow for big cells)"},
     {"prefix", true, "prefix of the predicted property names", "soapgap_"},
     {"energy-key", true, "reference energy property", "energy"},
     {"force-key", true, "reference force property", "forces"},
@@ -64,7 +65,7 @@ int cmd_eval(int argc, char** argv) {
     std::cout << usage("eval",
                        "Evaluate a model on an extended-XYZ file. Predictions are written as <prefix>energy,\n"
                        "<prefix>forces, <prefix>virial (eV, W = -V σ), <prefix>energies (per atom) and, with --std,\n"
-                       "<prefix>energy_std and <prefix>energies_std. Errors against reference data present in the\n"
+                       "<prefix>energies_std (and <prefix>energy_std with --total-std). Errors against reference data present in the\n"
                        "file are printed per config_type (energies and virials per atom).",
                        kSpec);
     return 0;
@@ -88,7 +89,7 @@ int cmd_eval(int argc, char** argv) {
   std::map<std::string, Errors> errs;
   long frames = 0, atoms = 0;
   while (auto s = reader.next()) {
-    const Prediction p = pot.predict(*s, {true, want_std, true});
+    const Prediction p = pot.predict(*s, {true, want_std, want_std && a.has("total-std")});
     const FrameTargets t = frame_targets(*s, keys);
     const int n = s->size();
     for (const std::string& ct : {t.config_type, std::string("ALL")}) {
@@ -111,7 +112,7 @@ int cmd_eval(int argc, char** argv) {
       o.arrays[pre + "forces"] = f;
       o.arrays[pre + "energies"] = en;
       if (p.has_std) {
-        o.info[pre + "energy_std"] = InfoValue::real({p.energy_std});
+        if (std::isfinite(p.energy_std)) o.info[pre + "energy_std"] = InfoValue::real({p.energy_std});
         AtomArray sd;
         sd.numbers = p.energies_std;
         o.arrays[pre + "energies_std"] = sd;
@@ -121,6 +122,8 @@ int cmd_eval(int argc, char** argv) {
     ++frames;
     atoms += n;
   }
+  if (frames == 0) throw Error(a.get("input") + ": no frames to evaluate (empty file?)");
+  if (writer) writer->close();
   std::cout << "evaluated " << frames << " frames (" << atoms << " atoms) from " << a.get("input") << "\n";
   if (errs.size() > 1 || (errs.count("ALL") && (errs["ALL"].energy.n || errs["ALL"].force.n))) print_table(errs);
   return 0;

@@ -32,6 +32,23 @@ std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
 
 std::unique_ptr<Descriptor> make_descriptor(const std::string& text) { return make_descriptor(Options::parse(text)); }
 
+const std::vector<std::string>& descriptor_keys(const std::string& kind) {
+  // Keys each constructor reads (unsupported QUIP options included: they get their own error).
+  static const std::vector<std::string> soap = {
+      "cutoff", "cutoff_transition_width", "n_max", "l_max", "atom_sigma", "atom_gaussian_width",
+      "central_weight", "normalise", "normalize", "covariance_sigma0", "basis_error_exponent", "Z", "n_Z",
+      "species_Z", "n_species", "xml_version", "central_reference_all_species", "average", "diagonal_radial",
+      "Z_mix", "R_mix", "sym_mix", "radial_basis", "cutoff_dexp"};
+  static const std::vector<std::string> distance_2b = {"cutoff", "cutoff_transition_width", "Z1", "Z2",
+                                                       "n_exponents", "exponents", "only_intra", "only_inter",
+                                                       "resid_name", "tail_exponent"};
+  static const std::vector<std::string> angle_3b = {"cutoff", "cutoff_transition_width", "Z", "Z_center", "Z1", "Z2"};
+  if (kind == "soap") return soap;
+  if (kind == "distance_2b") return distance_2b;
+  if (kind == "angle_3b") return angle_3b;
+  throw Error("unknown or unsupported descriptor '" + kind + "' (supported: soap, distance_2b, angle_3b)");
+}
+
 std::vector<std::string> expand_species(const Options& o, const std::vector<int>& species_in) {
   // species in the order given (gap_fit: order of first appearance in the data), duplicates dropped
   std::vector<int> sp;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -23,7 +24,11 @@ bool parse_double(const std::string& t, double& v) {
   const char* e = b + t.size();
   if (*b == '+') ++b;
   auto res = std::from_chars(b, e, v);
-  if (res.ec == std::errc() && res.ptr == e) return true;
+  if (res.ec == std::errc() && res.ptr == e) return std::isfinite(v);
+  if (res.ec == std::errc::result_out_of_range && res.ptr == e) {  // 1e999 is infinite, 1e-999 is 0
+    v = std::strtod(std::string(b, e).c_str(), nullptr);
+    return std::isfinite(v);
+  }
   // Fortran-style exponents (1.0D+00)
   std::string u = t;
   for (char& c : u)
@@ -54,13 +59,23 @@ std::vector<std::string> split_ws(const std::string& s) {
   return out;
 }
 
+// A token that reads as a number but is not finite (nan, inf): refused wherever numbers are read.
+bool non_finite_number(const std::string& t) {
+  double v;
+  const char* b = t.data() + (!t.empty() && t[0] == '+' ? 1 : 0);
+  const auto res = std::from_chars(b, t.data() + t.size(), v);
+  if (res.ptr != t.data() + t.size()) return false;
+  if (res.ec == std::errc::result_out_of_range) return !std::isfinite(std::strtod(std::string(b).c_str(), nullptr));
+  return res.ec == std::errc() && !std::isfinite(v);
+}
+
 // Interpret a value string the way ASE does: numbers -> Real/Integer arrays, T/F -> Logical,
-// otherwise a String.
-InfoValue interpret(std::string v) {
+// otherwise a String. `what` names the file, frame and field for errors.
+InfoValue interpret(std::string v, const std::string& what) {
   if (v.size() >= 2 && v.front() == '[' && v.back() == ']') {  // JSON-ish arrays
     std::string u;
     for (char c : v) u += (c == '[' || c == ']' || c == ',') ? ' ' : c;
-    InfoValue r = interpret(u);
+    InfoValue r = interpret(u, what);
     if (r.kind != InfoValue::Kind::String) return r;
   }
   if (v.size() >= 2 && v.front() == '{' && v.back() == '}') v = v.substr(1, v.size() - 2);
@@ -72,6 +87,7 @@ InfoValue interpret(std::string v) {
   for (const auto& t : tok) {
     double d;
     bool b;
+    if (non_finite_number(t)) throw Error(what + ": '" + excerpt(t) + "' is not a finite number");
     if (!is_integer(t)) all_int = false;
     if (parse_double(t, d)) nums.push_back(d); else all_num = false;
     if (parse_bool(t, b)) bools.push_back(b); else all_bool = false;
@@ -151,6 +167,7 @@ struct Column {
 }  // namespace
 
 ExtxyzReader::ExtxyzReader(const std::string& path) : path_(path), in_(path) {
+  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not an extended-XYZ file");
   if (!in_) throw Error(path + ": cannot open file for reading");
 }
 
@@ -168,7 +185,7 @@ std::optional<Structure> ExtxyzReader::next() {
   {
     const auto tok = split_ws(line);
     if (tok.size() != 1 || !is_integer(tok[0]))
-      throw Error(ctx0 + "expected the number of atoms, got '" + line + "'" +
+      throw Error(ctx0 + "expected the number of atoms, got '" + excerpt(line) + "'" +
                   (frame > 0 ? " (wrong atom count in frame " + std::to_string(frame - 1) + "?)" : ""));
     try {
       natoms = std::stol(tok[0]);
@@ -176,7 +193,7 @@ std::optional<Structure> ExtxyzReader::next() {
       natoms = -1;
     }
     if (natoms < 0 || natoms > 100000000)
-      throw Error(ctx0 + "number of atoms '" + tok[0] + "' is negative or absurdly large (corrupt file?)");
+      throw Error(ctx0 + "number of atoms '" + excerpt(tok[0]) + "' is negative or absurdly large (corrupt file?)");
   }
   if (!std::getline(in_, line)) throw Error(where(path_, frame, line_ + 1) + "file ends before the comment line");
   ++line_;
@@ -190,9 +207,9 @@ std::optional<Structure> ExtxyzReader::next() {
   bool have_lattice = false, have_pbc = false;
   for (auto& [key, value] : tokenize_comment(line, ctx)) {
     if (key == "Lattice") {
-      InfoValue v = interpret(value);
+      InfoValue v = interpret(value, ctx + "field 'Lattice'");
       if (v.kind == InfoValue::Kind::String || v.numbers.size() != 9)
-        throw Error(ctx + "field 'Lattice' must hold 9 numbers, got '" + value + "'");
+        throw Error(ctx + "field 'Lattice' must hold 9 numbers, got '" + excerpt(value) + "'");
       for (int r = 0; r < 3; ++r)
         for (int c = 0; c < 3; ++c) s.cell(r, c) = v.numbers[3 * r + c];
       have_lattice = true;
@@ -203,24 +220,24 @@ std::optional<Structure> ExtxyzReader::next() {
       std::string p;
       while (std::getline(ss, p, ':')) parts.push_back(p);
       if (parts.size() % 3 != 0 || parts.empty())
-        throw Error(ctx + "field 'Properties' is malformed: '" + value + "'");
+        throw Error(ctx + "field 'Properties' is malformed: '" + excerpt(value) + "'");
       for (size_t k = 0; k < parts.size(); k += 3) {
         if (parts[k + 1].size() != 1 || std::string("RISL").find(parts[k + 1][0]) == std::string::npos ||
             !is_integer(parts[k + 2]) || parts[k + 2].size() > 4 || std::stoi(parts[k + 2]) < 1)
-          throw Error(ctx + "field 'Properties': bad column '" + parts[k] + ":" + parts[k + 1] + ":" + parts[k + 2] + "'");
+          throw Error(ctx + "field 'Properties': bad column '" + excerpt(parts[k] + ":" + parts[k + 1] + ":" + parts[k + 2]) + "'");
         const std::string name = parts[k] == "positions" ? "pos" : parts[k];
         for (const auto& c : cols)
-          if (c.name == name) throw Error(ctx + "field 'Properties': column '" + parts[k] + "' given twice");
+          if (c.name == name) throw Error(ctx + "field 'Properties': column '" + excerpt(parts[k]) + "' given twice");
         cols.push_back({name, parts[k + 1][0], std::stoi(parts[k + 2])});
       }
     } else if (key == "pbc") {
-      InfoValue v = interpret(value);
+      InfoValue v = interpret(value, ctx + "field 'pbc'");
       if (v.kind != InfoValue::Kind::Logical || v.numbers.size() != 3)
-        throw Error(ctx + "field 'pbc' must be three logicals, got '" + value + "'");
+        throw Error(ctx + "field 'pbc' must be three logicals, got '" + excerpt(value) + "'");
       for (int k = 0; k < 3; ++k) s.pbc[k] = v.numbers[k] != 0;
       have_pbc = true;
     } else {
-      s.info[key] = interpret(value);
+      s.info[key] = interpret(value, ctx + "field '" + excerpt(key) + "'");
     }
   }
   if (have_lattice && !have_pbc) s.pbc = {true, true, true};  // ASE default with a Lattice
@@ -266,7 +283,7 @@ std::optional<Structure> ExtxyzReader::next() {
           try {
             s.numbers[i] = atomic_number(t);
           } catch (const Error&) {
-            throw Error(lctx + "field 'species': unknown element '" + t + "'");
+            throw Error(lctx + "field 'species': unknown element '" + excerpt(t) + "'");
           }
           continue;
         }
@@ -277,19 +294,25 @@ std::optional<Structure> ExtxyzReader::next() {
           continue;
         }
         if (c.type == 'L') {
-          if (!parse_bool(t, b)) throw Error(lctx + "field '" + c.name + "': expected T/F, got '" + t + "'");
+          if (!parse_bool(t, b)) throw Error(lctx + "field '" + excerpt(c.name) + "': expected T/F, got '" + excerpt(t) + "'");
           d = b;
         } else if (!parse_double(t, d) || (c.type == 'I' && !is_integer(t))) {
-          throw Error(lctx + "field '" + c.name + "': cannot read '" + t + "' as a number");
+          throw Error(lctx + "field '" + excerpt(c.name) + "': cannot read '" + excerpt(t) + "' as " +
+                      (non_finite_number(t) ? "a finite number" : c.type == 'I' ? "an integer" : "a number"));
         }
         if (c.name == "pos") s.positions(i, w) = d;
         else if (c.name == "Z") {
+          if (d != std::trunc(d) || d < 1 || d > 118)
+            throw Error(lctx + "field 'Z': '" + excerpt(t) + "' is not an atomic number (an integer in 1..118)");
           if (species_col < 0) s.numbers[i] = static_cast<int>(d);
         } else {
           s.arrays[c.name].numbers(i, w) = d;
         }
       }
     }
+    if (in_.eof())  // the last line has no newline: a file cut inside its last number looks just like this
+      throw Error(lctx + "the file ends inside this atom line (no final newline): truncated? If the file is complete, "
+                         "add a newline at its end");
     if (k != tok.size())
       throw Error(lctx + "atom " + std::to_string(i) + " has " + std::to_string(tok.size()) +
                   " columns but Properties describes " + std::to_string(k) + "; wrong atom count?");
@@ -306,16 +329,16 @@ std::vector<Structure> read_extxyz(const std::string& path) {
   return out;
 }
 
-ExtxyzWriter::ExtxyzWriter(const std::string& path, bool overwrite) : path_(path) {
-  if (!overwrite && std::filesystem::exists(path))
-    throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
-  out_.open(path);
-  if (!out_) throw Error(path + ": cannot open file for writing");
-}
+ExtxyzWriter::ExtxyzWriter(const std::string& path, bool overwrite) : path_(path), file_(path, overwrite) {}
+
+void ExtxyzWriter::close() { file_.commit(); }
 
 namespace {
-std::string quote(const std::string& s) {
-  if (!s.empty() && s.find_first_of(" \t\"=") == std::string::npos) return s;
+// A value with spaces, quotes or '=' is written "quoted" (with \" and \\ escapes), as ASE reads it.
+// Line breaks cannot be written at all.
+std::string quote(const std::string& s, const std::string& what) {
+  if (s.find_first_of("\n\r") != std::string::npos) throw Error(what + ": a string with a line break cannot be written to extxyz");
+  if (!s.empty() && s.find_first_of(" \t\"'=,{}[]") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') q += '\\';
@@ -324,8 +347,8 @@ std::string quote(const std::string& s) {
   return q + "\"";
 }
 
-std::string format_value(const InfoValue& v) {
-  if (v.kind == InfoValue::Kind::String) return quote(v.text);
+std::string format_value(const InfoValue& v, const std::string& what) {
+  if (v.kind == InfoValue::Kind::String) return quote(v.text, what);
   std::string t;
   for (size_t k = 0; k < v.numbers.size(); ++k) {
     if (k) t += ' ';
@@ -338,6 +361,20 @@ std::string format_value(const InfoValue& v) {
 }  // namespace
 
 void ExtxyzWriter::write(const Structure& s) {
+  s.validate();
+  auto check_name = [&](const std::string& name, const char* kind) {
+    if (name.empty() || name.find_first_of(" \t\n\r\"'=:,{}[]") != std::string::npos)
+      throw Error(path_ + ": cannot write " + kind + " name '" + excerpt(name) + "' (empty, or has spaces or separators)");
+  };
+  for (const auto& [key, v] : s.info) check_name(key, "frame property");
+  for (const auto& [name, a] : s.arrays) {
+    check_name(name, "per-atom property");
+    if (a.kind == InfoValue::Kind::String)
+      for (const auto& t : a.strings)
+        if (t.empty() || t.find_first_of(" \t\n\r\"'") != std::string::npos)
+          throw Error(path_ + ": per-atom string property '" + name + "' has the value '" + excerpt(t) +
+                      "', which extxyz columns cannot hold (empty or with spaces/quotes)");
+  }
   std::ostringstream o;
   o << s.size() << "\n";
   const bool any_pbc = s.pbc[0] || s.pbc[1] || s.pbc[2];
@@ -355,7 +392,7 @@ void ExtxyzWriter::write(const Structure& s) {
                                                         : 'S';
     o << ":" << name << ":" << t << ":" << (t == 'S' ? 1 : a.numbers.cols());
   }
-  for (const auto& [key, v] : s.info) o << " " << key << "=" << format_value(v);
+  for (const auto& [key, v] : s.info) o << " " << key << "=" << format_value(v, path_ + ": frame property '" + key + "'");
   o << " pbc=\"" << (s.pbc[0] ? "T" : "F") << " " << (s.pbc[1] ? "T" : "F") << " " << (s.pbc[2] ? "T" : "F")
     << "\"\n";
   for (int i = 0; i < s.size(); ++i) {
@@ -375,9 +412,8 @@ void ExtxyzWriter::write(const Structure& s) {
     }
     o << "\n";
   }
-  out_ << o.str();
-  out_.flush();
-  if (!out_) throw Error(path_ + ": write failed");
+  file_.stream() << o.str();
+  if (!file_.stream()) throw Error(path_ + ": write failed");
 }
 
 }  // namespace soapgap

@@ -23,6 +23,24 @@ std::vector<std::string> split_gap_string(const std::string& gap) {
   return out;
 }
 
+void check_gap_term_keys(const Options& o) {
+  if (o.has("config_type_n_sparse"))
+    throw Error(o.context() + ": config_type_n_sparse is not supported (one n_sparse per term)");
+  std::vector<std::string> known;
+  try {
+    known = descriptor_keys(o.name());
+  } catch (const Error& e) {
+    throw Error(o.context() + ": " + e.what());
+  }
+  // kernel and sparse-point keys, then gap_fit keys that only change its output, not the fit
+  for (const char* k : {"delta", "energy_scale", "zeta", "soap_exponent", "f0", "covariance_type", "n_sparse",
+                        "sparse_method", "sparse_file", "lengthscale_factor", "theta_fac", "lengthscale_uniform",
+                        "theta_uniform", "add_species", "print_sparse_index", "mark_sparse_atoms",
+                        "unique_hash_tolerance", "unique_descriptor_tolerance"})
+    known.emplace_back(k);
+  o.check_keys(known);
+}
+
 FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
   FrameTargets t;
   const int n = s.size();
@@ -82,6 +100,75 @@ FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
                   " must be positive (config_type '" + t.config_type + "')");
   }
   return t;
+}
+
+namespace {
+
+// Frames that are one atom seeing no other atom: open boundaries, or periodic images further
+// away than the cutoff, or labelled isolated_atom. A one-atom bulk cell is none of these.
+bool is_isolated_atom(const Structure& s, const FrameTargets& t, double cutoff) {
+  if (s.size() != 1) return false;
+  if (t.config_type == "isolated_atom") return true;
+  const Eigen::Matrix3d c = s.completed_cell();
+  const double volume = std::abs(c.determinant());
+  for (int k = 0; k < 3; ++k) {
+    if (!s.pbc[k]) continue;
+    // distance between the lattice planes spanned by the other two vectors
+    const Eigen::Vector3d normal = c.row((k + 1) % 3).cross(c.row((k + 2) % 3));
+    if (volume / normal.norm() <= cutoff) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::map<int, double> reference_energies(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
+                                         const std::vector<int>& species, const FitOptions& opt, double cutoff) {
+  std::map<int, double> e0;
+  if (!opt.e0.empty()) {
+    for (int z : species) {
+      if (!opt.e0.count(z)) throw Error("fit: e0 given but not for species " + chemical_symbol(z));
+      e0[z] = opt.e0.at(z) + opt.e0_offset;
+    }
+  } else if (opt.e0_method == "isolated") {
+    std::map<int, std::pair<double, std::string>> iso;  // energy and where it came from
+    for (size_t f = 0; f < frames.size(); ++f) {
+      if (!targets[f].has_energy || !is_isolated_atom(frames[f], targets[f], cutoff)) continue;
+      const int z = frames[f].numbers[0];
+      const double e = targets[f].energy;
+      auto it = iso.find(z);
+      if (it == iso.end()) {
+        iso[z] = {e, frames[f].where()};
+      } else if (std::abs(it->second.first - e) > 1e-8 * std::max(1.0, std::abs(e))) {
+        std::ostringstream m;
+        m.precision(12);
+        m << "fit: e0_method=isolated found isolated " << chemical_symbol(z) << " atoms with different energies: "
+          << it->second.second << it->second.first << " eV and " << frames[f].where() << e
+          << " eV; keep one, or give e0=...";
+        throw Error(m.str());
+      }
+    }
+    for (int z : species) {
+      if (!iso.count(z))
+        throw Error("fit: e0_method=isolated but no isolated " + chemical_symbol(z) +
+                    " atom (a one-atom frame with an energy and open boundaries, a cell wider than the cutoff, "
+                    "or config_type=isolated_atom); add one, give e0=..., or use e0_method=average");
+      e0[z] = iso[z].first + opt.e0_offset;
+    }
+  } else if (opt.e0_method == "average") {
+    double sum = 0.0;
+    int count = 0;
+    for (size_t f = 0; f < frames.size(); ++f)
+      if (targets[f].has_energy && frames[f].size() > 0) {
+        sum += targets[f].energy / frames[f].size();
+        ++count;
+      }
+    if (count == 0) throw Error("fit: e0_method=average but no frame has an energy");
+    for (int z : species) e0[z] = sum / count + opt.e0_offset;
+  } else {
+    throw Error("fit: unknown e0_method '" + opt.e0_method + "' (isolated or average)");
+  }
+  return e0;
 }
 
 namespace {
@@ -155,46 +242,12 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     throw Error("fit: no training frame has the energy property '" + opt.energy_key +
                 "' (set the key name with --energy-key / energy_parameter_name=)");
   Potential pot;
-  if (!opt.e0.empty()) {
-    for (int z : species) {
-      if (!opt.e0.count(z)) throw Error("fit: e0 given but not for species " + chemical_symbol(z));
-      pot.e0[z] = opt.e0.at(z) + opt.e0_offset;
-    }
-  } else if (opt.e0_method == "isolated") {
-    std::map<int, double> iso;
-    for (size_t f = 0; f < frames.size(); ++f)
-      if (frames[f].size() == 1 && targets[f].has_energy) iso[frames[f].numbers[0]] = targets[f].energy;
-    for (int z : species) {
-      if (!iso.count(z))
-        throw Error("fit: e0_method=isolated but no isolated-atom frame (1 atom with an energy) for " +
-                    chemical_symbol(z) + "; add one, give e0=..., or use e0_method=average");
-      pot.e0[z] = iso[z] + opt.e0_offset;
-    }
-  } else if (opt.e0_method == "average") {
-    double sum = 0.0;
-    int count = 0;
-    for (size_t f = 0; f < frames.size(); ++f)
-      if (targets[f].has_energy && frames[f].size() > 0) {
-        sum += targets[f].energy / frames[f].size();
-        ++count;
-      }
-    if (count == 0) throw Error("fit: e0_method=average but no frame has an energy");
-    for (int z : species) pot.e0[z] = sum / count + opt.e0_offset;
-  } else {
-    throw Error("fit: unknown e0_method '" + opt.e0_method + "' (isolated or average)");
-  }
-  {
-    std::ostringstream m;
-    m << "[setup] " << frames.size() << " frames, species:";
-    for (int z : species) m << " " << chemical_symbol(z) << " (e0 " << pot.e0[z] << " eV)";
-    log(m.str());
-  }
-
   // --- terms: descriptors, kernels, sparse settings -------------------------------------
   std::vector<Term> terms;
   for (size_t g = 0; g < opt.gap.size(); ++g) {
     const std::string ctx = "gap term " + std::to_string(g + 1);
     const Options o = Options::parse(opt.gap[g], ctx);
+    check_gap_term_keys(o);
     std::vector<std::string> strs = o.get_bool({"add_species"}, true) ? expand_species(o, species)
                                                                      : std::vector<std::string>{o.str()};
     for (const auto& s : strs) {
@@ -229,6 +282,14 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   }
   const int nc = static_cast<int>(terms.size());
   double cutoff = pot.cutoff();
+  pot.e0 = reference_energies(frames, targets, species, opt, cutoff);
+  {
+    std::ostringstream m;
+    m << "[setup] " << frames.size() << " frames, species:";
+    for (int z : species) m << " " << chemical_symbol(z) << " (e0 " << pot.e0[z] << " eV)";
+    log(m.str());
+  }
+
   if (opt.sparse_from) {
     const auto& src = opt.sparse_from->coordinates;
     if (static_cast<int>(src.size()) != nc)

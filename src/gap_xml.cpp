@@ -7,8 +7,10 @@
 #include <fstream>
 #include <pugixml.hpp>
 #include <set>
+#include <memory>
 #include <sstream>
 
+#include "soapgap/atomic_file.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/sparse_selection.hpp"
 
@@ -64,7 +66,7 @@ std::string attr(const pugi::xml_node& n, const char* name, const std::string& w
 void declared_species(const Options& o, std::set<int>& out, bool& wildcard) {
   std::vector<int> zs;
   auto add = [&](std::initializer_list<const char*> keys) {
-    for (double d : o.get_doubles(keys, {})) zs.push_back(static_cast<int>(d));
+    for (int z : o.get_ints(keys)) zs.push_back(z);
   };
   if (o.name() == "soap") {
     add({"Z"});
@@ -225,7 +227,6 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
 }
 
 void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) {
-  if (!overwrite && fs::exists(path)) throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
   // gap_fit-style label from the current time (QUIP expects the numeric GAP_y_m_d_... form)
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count();
@@ -249,16 +250,17 @@ void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) 
   for (int z = 1; z <= 116; ++z) x << "    <e0 Z=\"" << z << "\" value=\"" << num(p.e0.count(z) ? p.e0.at(z) : 0.0) << "\"/>\n";
   x << "  </GAP_data>\n";
   x << "  <gpSparse label=\"" << label << "\" n_coordinate=\"" << p.coordinates.size() << "\" fitted=\"T\">\n";
+  AtomicFile xml(path, overwrite);
+  std::vector<std::unique_ptr<AtomicFile>> sparse_files;  // committed before the XML that names them
   int ic = 0;
   for (const auto& co : p.coordinates) {
     ++ic;
     const std::string clabel = label + std::to_string(ic);
     const std::string sfile = fs::path(path).filename().string() + ".sparseX." + clabel;
     const fs::path spath = fs::path(path).parent_path() / sfile;
-    if (!overwrite && fs::exists(spath)) throw Error(spath.string() + ": file exists; refusing to overwrite");
     {
-      std::ofstream s(spath);
-      if (!s) throw Error(spath.string() + ": cannot open for writing");
+      sparse_files.push_back(std::make_unique<AtomicFile>(spath.string(), overwrite));
+      std::ofstream& s = sparse_files.back()->stream();
       char b[40];
       for (int i = 0; i < co.sparse.rows(); ++i)
         for (int k = 0; k < co.sparse.cols(); ++k) {
@@ -292,10 +294,9 @@ void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) 
   if (p.metadata.count("command_line"))
     x << "  <command_line><![CDATA[" << p.metadata.at("command_line") << "]]></command_line>\n";
   x << "</GAP_params>\n</" << label << ">\n";
-  std::ofstream out(path);
-  if (!out) throw Error(path + ": cannot open for writing");
-  out << x.str();
-  if (!out) throw Error(path + ": write failed");
+  xml.stream() << x.str();
+  for (auto& f : sparse_files) f->commit();
+  xml.commit();
 }
 
 }  // namespace soapgap

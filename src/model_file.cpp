@@ -1,5 +1,6 @@
 #include "soapgap/model_file.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "soapgap/atomic_file.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/gap_xml.hpp"
 
@@ -82,8 +84,20 @@ json matrix_json(const Eigen::Ref<const RowMatrixXd>& m) {
 RowMatrixXd matrix_from(const json& j, const std::string& what) {
   const long r = j.at("rows").get<long>(), c = j.at("cols").get<long>();
   if (r < 0 || c < 0) throw Error(what + ": negative shape");
-  const auto v = b64_decode(j.at("float64_base64").get<std::string>(), static_cast<size_t>(r * c), what);
+  const std::string& data = j.at("float64_base64").get_ref<const std::string&>();
+  // the text holds 4 characters per 3 bytes: a shape it cannot hold is refused before any allocation
+  if (c > 0 && static_cast<unsigned long>(r) > data.size() / 6 / static_cast<unsigned long>(c) + 1)
+    throw Error(what + ": shape " + std::to_string(r) + "x" + std::to_string(c) + " does not fit its data");
+  const auto v = b64_decode(data, static_cast<size_t>(r) * static_cast<size_t>(c), what);
+  for (size_t k = 0; k < v.size(); ++k)
+    if (!std::isfinite(v[k])) throw Error(what + ": entry " + std::to_string(k) + " is not a finite number");
   return Eigen::Map<const RowMatrixXd>(v.data(), r, c);
+}
+
+double finite(const json& j, const std::string& what) {
+  const double v = j.get<double>();
+  if (!std::isfinite(v)) throw Error(what + " is not a finite number");
+  return v;
 }
 
 }  // namespace
@@ -134,7 +148,11 @@ Potential model_from_string(const std::string& text, const std::string& source) 
     if (std::to_string(fnv1a(payload.dump())) != doc.at("checksum_fnv1a64").get<std::string>())
       throw Error(source + ": checksum mismatch: the model file is corrupted");
     Potential p;
-    for (const auto& [sym, v] : payload.at("e0").items()) p.e0[v.at("Z").get<int>()] = v.at("value").get<double>();
+    for (const auto& [sym, v] : payload.at("e0").items()) {
+      const int z = v.at("Z").get<int>();
+      if (z < 1 || z > 118) throw Error(source + ": e0 of '" + excerpt(sym) + "' has atomic number " + std::to_string(z));
+      p.e0[z] = finite(v.at("value"), source + ": e0 of " + chemical_symbol(z));
+    }
     int k = 0;
     for (const auto& c : payload.at("coordinates")) {
       const std::string what = source + ": coordinate " + std::to_string(k++);
@@ -143,13 +161,18 @@ Potential model_from_string(const std::string& text, const std::string& source) 
       co.descriptor = make_descriptor(Options::parse(co.descriptor_string, what));
       const json& kj = c.at("kernel");
       co.kernel.type = Kernel::parse_type(kj.at("covariance_type").get<std::string>());
-      co.kernel.delta = kj.at("delta").get<double>();
-      co.kernel.f0 = kj.at("f0").get<double>();
-      co.kernel.zeta = kj.at("zeta").get<double>();
+      co.kernel.delta = finite(kj.at("delta"), what + " delta");
+      co.kernel.f0 = finite(kj.at("f0"), what + " f0");
+      co.kernel.zeta = finite(kj.at("zeta"), what + " zeta");
+      if (!(co.kernel.delta > 0) || !(co.kernel.zeta > 0)) throw Error(what + ": delta and zeta must be positive");
       if (kj.contains("theta")) {
         const auto th = kj.at("theta").get<std::vector<double>>();
         co.kernel.theta = Eigen::Map<const Eigen::VectorXd>(th.data(), th.size());
       }
+      if (co.kernel.type == Kernel::Type::Gaussian &&
+          (co.kernel.theta.size() != co.descriptor->dimension() || !(co.kernel.theta.array() > 0).all() ||
+           !co.kernel.theta.allFinite()))
+        throw Error(what + ": a gaussian kernel needs one positive, finite theta per descriptor dimension");
       co.sparse = matrix_from(c.at("sparse"), what + " sparse");
       co.sparse_cutoff = matrix_from(c.at("sparse_cutoff"), what + " sparse_cutoff").transpose();
       co.alpha = matrix_from(c.at("alpha"), what + " alpha").transpose();
@@ -166,6 +189,15 @@ Potential model_from_string(const std::string& text, const std::string& source) 
       if (f->size() != 0 && (f->rows() != M || f->cols() != M))
         throw Error(source + ": posterior factor has shape " + std::to_string(f->rows()) + "x" + std::to_string(f->cols()) +
                     ", expected " + std::to_string(M) + "x" + std::to_string(M));
+    // both factors or neither; L lower and R upper triangular with non-zero diagonals (they are solved with)
+    if ((p.L.size() == 0) != (p.R.size() == 0))
+      throw Error(source + ": posterior has only one of its factors L and R");
+    if (p.L.size() != 0) {
+      const bool triangular = p.L.triangularView<Eigen::StrictlyUpper>().toDenseMatrix().isZero(0) &&
+                              p.R.triangularView<Eigen::StrictlyLower>().toDenseMatrix().isZero(0);
+      if (!triangular || (p.L.diagonal().array() == 0).any() || (p.R.diagonal().array() == 0).any())
+        throw Error(source + ": posterior factors are not triangular with a non-zero diagonal (damaged file?)");
+    }
     return p;
   } catch (const json::exception& e) {
     throw Error(source + ": malformed soapgap model file: " + e.what());
@@ -173,20 +205,13 @@ Potential model_from_string(const std::string& text, const std::string& source) 
 }
 
 void save_model(const Potential& p, const std::string& path, bool overwrite) {
-  if (!overwrite && std::filesystem::exists(path))
-    throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
-  const std::string text = model_to_string(p);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(path + ": cannot open for writing");
-    out << text;
-    if (!out) throw Error(path + ": write failed");
-  }
-  std::filesystem::rename(tmp, path);
+  AtomicFile out(path, overwrite);
+  out.stream() << model_to_string(p);
+  out.commit();
 }
 
 Potential load_model(const std::string& path) {
+  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not a model file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open model file");
   std::stringstream ss;

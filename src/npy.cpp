@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "soapgap/atomic_file.hpp"
 #include "soapgap/error.hpp"
 
 namespace soapgap {
@@ -10,23 +11,21 @@ namespace soapgap {
 namespace {
 void write(const std::string& path, const char* descr, const void* data, size_t bytes, const std::vector<size_t>& shape,
            bool overwrite) {
-  if (!overwrite && std::filesystem::exists(path))
-    throw Error(path + ": file exists; refusing to overwrite (use --overwrite)");
+  AtomicFile file(path, overwrite);
   std::string sh = "(";
   for (size_t k = 0; k < shape.size(); ++k) sh += std::to_string(shape[k]) + (shape.size() == 1 || k + 1 < shape.size() ? "," : "");
   sh += ")";
   std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + sh + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error(path + ": cannot open for writing");
+  std::ofstream& out = file.stream();
   const unsigned short len = static_cast<unsigned short>(header.size());
   out.write("\x93NUMPY\x01\x00", 8);
   out.put(static_cast<char>(len & 0xff));
   out.put(static_cast<char>(len >> 8));
   out << header;
   out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-  if (!out) throw Error(path + ": write failed");
+  file.commit();
 }
 size_t count(const std::vector<size_t>& shape) {
   size_t n = 1;

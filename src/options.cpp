@@ -1,6 +1,8 @@
 #include "soapgap/options.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <cmath>
 #include <sstream>
 
@@ -129,9 +131,31 @@ double Options::require_double(std::initializer_list<const char*> keys) const {
 
 int Options::get_int(std::initializer_list<const char*> keys, int def) const {
   const double d = get_double(keys, def);
-  if (d != static_cast<int>(d))
+  if (d != std::trunc(d) || d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max())
     throw Error(context_ + ": '" + *keys.begin() + "' must be an integer, got " + get_string(keys, ""));
   return static_cast<int>(d);
+}
+
+std::vector<int> Options::get_ints(std::initializer_list<const char*> keys) const {
+  std::vector<int> out;
+  for (double d : get_doubles(keys, {})) {
+    if (d != std::trunc(d) || d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max())
+      throw Error(context_ + ": '" + *keys.begin() + "' must be a list of integers, got '" + get_string(keys, "") + "'");
+    out.push_back(static_cast<int>(d));
+  }
+  return out;
+}
+
+void Options::check_keys(const std::vector<std::string>& known) const {
+  for (const auto& [key, value] : kv_) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::vector<std::string> sorted = known;
+    std::sort(sorted.begin(), sorted.end());
+    std::string list;
+    for (const auto& k : sorted) list += (list.empty() ? "" : ", ") + k;
+    throw Error(context_ + ": unknown key '" + key + "'" + (name_.empty() ? "" : " for " + name_) +
+                " (valid keys: " + list + ")");
+  }
 }
 
 bool Options::get_bool(std::initializer_list<const char*> keys, bool def) const {

@@ -12,6 +12,10 @@ void check_cutoff(const Options& o, double cutoff, double width) {
   if (!(cutoff > 0)) throw Error(o.context() + ": cutoff must be positive, got " + std::to_string(cutoff));
   if (width < 0 || width > cutoff) throw Error(o.context() + ": cutoff_transition_width must be in [0, cutoff]");
 }
+void check_species(const Options& o, std::initializer_list<int> zs) {
+  for (int z : zs)
+    if (z < 0 || z > 118) throw Error(o.context() + ": atomic number " + std::to_string(z) + " is not in 0..118 (0 = any)");
+}
 bool match(int want, int z) { return want == 0 || want == z; }
 // unordered species match for a pair (QUIP: Z1/Z2 either way round)
 bool match_pair(int a, int b, int za, int zb) { return (match(a, za) && match(b, zb)) || (match(a, zb) && match(b, za)); }
@@ -23,6 +27,7 @@ Distance2b::Distance2b(const Options& o)
       z1_(o.get_int({"Z1"}, 0)),
       z2_(o.get_int({"Z2"}, 0)) {
   check_cutoff(o, cutoff_, width_);
+  check_species(o, {z1_, z2_});
   if (o.get_int({"n_exponents"}, 1) != 1 || o.get_double({"exponents"}, 1.0) != 1.0)
     throw Error(o.context() + ": distance_2b exponents other than 1 are not supported yet");
   if (o.get_bool({"only_intra"}, false) || o.get_bool({"only_inter"}, false) || o.has("resid_name") ||
@@ -80,6 +85,7 @@ Angle3b::Angle3b(const Options& o)
       z1_(o.get_int({"Z1"}, 0)),
       z2_(o.get_int({"Z2"}, 0)) {
   check_cutoff(o, cutoff_, width_);
+  check_species(o, {z_, z1_, z2_});
 }
 
 std::string Angle3b::to_string() const {

@@ -12,11 +12,6 @@
 namespace soapgap {
 
 namespace {
-std::vector<int> to_ints(const std::vector<double>& v) {
-  std::vector<int> out;
-  for (double d : v) out.push_back(static_cast<int>(d));
-  return out;
-}
 std::string join(const std::vector<int>& v) {
   std::string s;
   for (size_t k = 0; k < v.size(); ++k) s += (k ? " " : "") + std::to_string(v[k]);
@@ -37,8 +32,13 @@ SoapParams SoapParams::from_options(const Options& o) {
   p.normalise = o.get_bool({"normalise", "normalize"}, true);
   p.covariance_sigma0 = o.get_double({"covariance_sigma0"}, 0.0);
   p.basis_error_exponent = o.get_double({"basis_error_exponent"}, 10.0);
-  p.Z = to_ints(o.get_doubles({"Z"}, {}));
-  p.species_Z = to_ints(o.get_doubles({"species_Z"}, {}));
+  p.Z = o.get_ints({"Z"});
+  p.species_Z = o.get_ints({"species_Z"});
+  for (const auto* zs : {&p.Z, &p.species_Z})
+    for (int z : *zs)
+      if (z < 0 || z > 118)
+        throw Error(o.context() + ": atomic number " + std::to_string(z) + " in '" + (zs == &p.Z ? "Z" : "species_Z") +
+                    "' is not in 1..118");
   p.Z.erase(std::remove(p.Z.begin(), p.Z.end(), 0), p.Z.end());
   if (p.species_Z.size() == 1 && p.species_Z[0] == 0) p.species_Z.clear();
   const int n_species = o.get_int({"n_species"}, p.species_Z.empty() ? 1 : static_cast<int>(p.species_Z.size()));
@@ -61,17 +61,33 @@ SoapParams SoapParams::from_options(const Options& o) {
   return p;
 }
 
-Soap::Soap(SoapParams p) : p_(std::move(p)), sph_(std::max(p_.l_max, 0)) {
-  if (!(p_.cutoff > 0)) throw Error("soap: cutoff must be positive, got " + std::to_string(p_.cutoff));
-  if (p_.n_max < 1) throw Error("soap: n_max must be at least 1, got " + std::to_string(p_.n_max));
-  if (p_.l_max < 0) throw Error("soap: l_max must be at least 0, got " + std::to_string(p_.l_max));
-  if (!(p_.atom_sigma > 0)) throw Error("soap: atom_sigma must be positive, got " + std::to_string(p_.atom_sigma));
-  if (p_.cutoff_transition_width < 0 || p_.cutoff_transition_width > p_.cutoff)
+namespace {
+// Checked before any member is sized from the parameters (l_max = 1e9 must not allocate first).
+SoapParams checked(SoapParams p) {
+  if (!(p.cutoff > 0)) throw Error("soap: cutoff must be positive, got " + std::to_string(p.cutoff));
+  if (p.n_max < 1) throw Error("soap: n_max must be at least 1, got " + std::to_string(p.n_max));
+  if (p.l_max < 0) throw Error("soap: l_max must be at least 0, got " + std::to_string(p.l_max));
+  // beyond these the radial integrals and Y_lm are untested (and the descriptor absurdly long)
+  if (p.l_max > kMaxLMax)
+    throw Error("soap: l_max=" + std::to_string(p.l_max) + " is above " + std::to_string(kMaxLMax) +
+                ", the largest l whose radial integrals are tested to full accuracy");
+  if (p.n_max > kMaxNMax) throw Error("soap: n_max=" + std::to_string(p.n_max) + " is above " + std::to_string(kMaxNMax));
+  if (!(p.atom_sigma > 0)) throw Error("soap: atom_sigma must be positive, got " + std::to_string(p.atom_sigma));
+  if (p.cutoff_transition_width < 0 || p.cutoff_transition_width > p.cutoff)
     throw Error("soap: cutoff_transition_width must be in [0, cutoff]");
+  return p;
+}
+}  // namespace
+
+Soap::Soap(SoapParams p) : p_(checked(std::move(p))), sph_(p_.l_max), bessel_(p_.l_max + 2) {
   n_channels_ = p_.species_Z.empty() ? 1 : static_cast<int>(p_.species_Z.size());
   K_ = n_channels_ * p_.n_max;
   nlm_ = (p_.l_max + 1) * (p_.l_max + 1);
-  dim_ = (p_.l_max + 1) * K_ * (K_ + 1) / 2 + 1;
+  const long long dim = static_cast<long long>(p_.l_max + 1) * K_ * (K_ + 1) / 2 + 1;
+  if (dim > 10'000'000)
+    throw Error("soap: the power spectrum would have " + std::to_string(dim) +
+                " components (n_species x n_max and l_max too large)");
+  dim_ = static_cast<int>(dim);
 
   // Radial basis (QUIP soap_initialise): Gaussians of width atom_sigma on an equispaced grid.
   const int n = p_.n_max;
@@ -128,38 +144,7 @@ void Soap::radial(double r, double* c, double* dc) const {
   const int L = p_.l_max, n = p_.n_max, Lp = L + 2;  // g up to l = L+1 for the derivative
   thread_local std::vector<double> g;
   g.assign(static_cast<size_t>(Lp) * n, 0.0);
-  for (int a = 0; a < n; ++a) {
-    const double ra = grid_[a];
-    const double x = 2.0 * alpha_ * r * ra;
-    double* ga = g.data() + static_cast<size_t>(a) * Lp;
-    if (x > Lp) {
-      // upward recursion with the exponential folded in (stable for x > l)
-      const double em = std::exp(-alpha_ * (r - ra) * (r - ra)), ep = std::exp(-alpha_ * (r + ra) * (r + ra));
-      double gm1 = 0.5 * (em + ep) / x;
-      ga[0] = 0.5 * (em - ep) / x;
-      double prev2 = gm1, prev1 = ga[0];
-      for (int l = 1; l < Lp; ++l) {
-        ga[l] = prev2 - (2 * l - 1) / x * prev1;
-        prev2 = prev1;
-        prev1 = ga[l];
-      }
-    } else {
-      // power series i_l(x) = x^l/(2l+1)!! sum_k (x²/2)^k / (k! (2l+3)...(2l+2k+1))
-      const double e = std::exp(-alpha_ * (r * r + ra * ra));
-      const double h = 0.5 * x * x;
-      double lead = e;  // e * x^l / (2l+1)!!
-      for (int l = 0; l < Lp; ++l) {
-        if (l > 0) lead *= x / (2 * l + 1);
-        double sum = 1.0, t = 1.0;
-        for (int k = 1; k < 200; ++k) {
-          t *= h / (k * (2.0 * l + 2 * k + 1));
-          sum += t;
-          if (t < 1e-17 * sum) break;
-        }
-        ga[l] = lead * sum;
-      }
-    }
-  }
+  for (int a = 0; a < n; ++a) bessel_.compute(alpha_, r, grid_[a], g.data() + static_cast<size_t>(a) * Lp);
   // transform to the orthonormal basis; derivative via i_l' = (l i_{l-1} + (l+1) i_{l+1})/(2l+1)
   for (int l = 0; l <= L; ++l)
     for (int k = 0; k < n; ++k) {

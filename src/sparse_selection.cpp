@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -36,48 +37,63 @@ std::string sparse_method_name(SparseMethod m) {
 }
 
 std::vector<int> distinct_rows(const RowMatrixXd& X, double tol) {
-  // bucket by a coarse hash of the rounded row, then compare exactly within buckets
-  std::map<std::vector<long long>, std::vector<int>> buckets;
+  // Greedy in row order: a row within `tol` (Euclidean) of an earlier kept row is a repeat.
+  // Candidates come from the projections onto a fixed unit direction w: a repeat pair has
+  // |w·(x_i - x_j)| <= |x_i - x_j| <= tol, so a sorted window of half-width tol finds every
+  // pair (no bucket boundaries that split near-identical rows).
+  const Eigen::Index n = X.rows(), d = X.cols();
+  Eigen::VectorXd w(d);
+  for (Eigen::Index k = 0; k < d; ++k) w[k] = 1.0 + 0.5 * std::sin(static_cast<double>(k + 1));
+  if (d > 0) w.normalize();
+  const Eigen::VectorXd proj = X * w;
+  std::multimap<double, int> kept;
   std::vector<int> keep;
-  const double q = std::max(tol, 1e-12) * 1e3;
-  for (int i = 0; i < X.rows(); ++i) {
-    std::vector<long long> key(X.cols());
-    for (int k = 0; k < X.cols(); ++k) key[k] = std::llround(X(i, k) / q);
-    auto& b = buckets[key];
+  for (Eigen::Index i = 0; i < n; ++i) {
     bool dup = false;
-    for (int j : b)
-      if ((X.row(i) - X.row(j)).cwiseAbs().maxCoeff() <= tol) {
+    for (auto it = kept.lower_bound(proj[i] - tol); it != kept.end() && it->first <= proj[i] + tol; ++it)
+      if ((X.row(i) - X.row(it->second)).norm() <= tol) {
         dup = true;
         break;
       }
     if (!dup) {
-      b.push_back(i);
-      keep.push_back(i);
+      kept.emplace(proj[i], static_cast<int>(i));
+      keep.push_back(static_cast<int>(i));
     }
   }
   return keep;
 }
 
+double default_repeat_tolerance(const RowMatrixXd& X) {
+  const double scale = X.size() ? X.rowwise().norm().maxCoeff() : 0.0;
+  return 1e-7 * std::max(1.0, scale);
+}
+
 namespace {
 
 std::vector<int> cur_points(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
-  // Left singular vectors of X (n x d) from the eigenvectors of XᵀX (d x d): U = X W Σ⁻¹.
+  // Ridge leverage scores (Alaoui & Mahoney, NeurIPS 2015; Cohen, Musco & Musco, SODA 2017)
+  //   l_j = x_jᵀ (XᵀX + λ I)⁻¹ x_j = Σ_r σ_r²/(σ_r² + λ) U_jr²,  λ = σ_k², k = ⌈min(n, d)/2⌉,
+  // the smooth form of the rank-k leverage scores of Mahoney & Drineas (PNAS 106, 697 (2009)).
+  // A hard top-k projection depends on the numerical rank and on which side of σ_k a nearly
+  // degenerate singular value falls; a change of 1e-8 Å in the positions (an extxyz written with
+  // 8 decimals) then picks another sparse set. The ridge form is a smooth function of X, and λ is
+  // floored far above the rounding noise of the eigenvalues of XᵀX (~ε σ_max²).
   const Eigen::MatrixXd XtX = X.transpose() * X;
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(XtX);
-  const Eigen::VectorXd ev = eig.eigenvalues().reverse();
+  const Eigen::VectorXd ev = eig.eigenvalues().reverse().cwiseMax(0.0);  // σ_r², descending
   const Eigen::MatrixXd W = eig.eigenvectors().rowwise().reverse();
-  const double smax = std::sqrt(std::max(ev[0], 0.0));
-  int rank = 0;
-  for (int k = 0; k < ev.size(); ++k)
-    if (std::sqrt(std::max(ev[k], 0.0)) > 1e-13 * std::max(smax, 1.0) * std::max<double>(X.rows(), X.cols())) ++rank;
-  const int k = std::max(1, rank / 2);
-  Eigen::MatrixXd U = X * W.leftCols(k);
-  for (int r = 0; r < k; ++r) U.col(r) /= std::sqrt(ev[r]);
+  const Eigen::Index k = std::max<Eigen::Index>(1, (std::min(X.rows(), X.cols()) + 1) / 2);
+  const double lambda = std::max(ev[k - 1], 1e-12 * ev[0]) + std::numeric_limits<double>::min();
+  const Eigen::MatrixXd Y = X * W;  // X W = U Σ
+  const Eigen::VectorXd inv = (ev.array() + lambda).inverse().matrix();
+  Eigen::VectorXd lev(X.rows());
+  for (Eigen::Index j = 0; j < X.rows(); ++j) lev[j] = Y.row(j).cwiseAbs2().dot(inv.transpose());
+  const double total = lev.sum();
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   std::vector<std::pair<double, int>> score(X.rows());
-  for (int j = 0; j < X.rows(); ++j) {
-    const double p = std::min(1.0, static_cast<double>(m) / k * U.row(j).squaredNorm());
-    score[j] = {uni(rng) - p, j};
+  for (Eigen::Index j = 0; j < X.rows(); ++j) {
+    const double p = total > 0 ? std::min(1.0, m * lev[j] / total) : 0.0;
+    score[j] = {uni(rng) - p, static_cast<int>(j)};  // ties (equal p and u) go to the lower index
   }
   std::sort(score.begin(), score.end());
   std::vector<int> out;
@@ -175,7 +191,7 @@ std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod 
   if (method == SparseMethod::File || method == SparseMethod::IndexFile)
     throw Error("select_sparse: file-based sparse points are read, not selected");
   if (n_sparse < 1 && method != SparseMethod::All) throw Error("n_sparse must be at least 1");
-  const std::vector<int> distinct = distinct_rows(X);
+  const std::vector<int> distinct = distinct_rows(X, default_repeat_tolerance(X));
   std::vector<int> chosen;
   if (method == SparseMethod::All || static_cast<int>(distinct.size()) <= n_sparse) {
     chosen = distinct;

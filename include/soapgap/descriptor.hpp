@@ -49,6 +49,8 @@ class Descriptor {
 // Throws soapgap::Error naming the parameter for impossible values.
 std::unique_ptr<Descriptor> make_descriptor(const Options& opts);
 std::unique_ptr<Descriptor> make_descriptor(const std::string& text);
+// Every key a descriptor of this kind understands (QUIP altkeys included), for Options::check_keys.
+const std::vector<std::string>& descriptor_keys(const std::string& kind);
 
 // The descriptor strings a gap_fit-style `add_species=T` expands to, for the species present,
 // in the order given (gap_fit uses the order of first appearance in the training data).

@@ -13,4 +13,7 @@ class Error : public std::runtime_error {
 // "file.xyz, frame 3: " style prefix; empty parts are left out.
 std::string where(const std::string& file, long frame = -1, long line = -1);
 
+// File content for an error message: control and non-ASCII bytes as \xNN, cut after `max` bytes.
+std::string excerpt(const std::string& text, size_t max = 80);
+
 }  // namespace soapgap

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "soapgap/atomic_file.hpp"
 #include "soapgap/structure.hpp"
 
 namespace soapgap {
@@ -27,15 +28,18 @@ class ExtxyzReader {
 
 std::vector<Structure> read_extxyz(const std::string& path);
 
+// Frames go to a temporary file that close() moves into place (AtomicFile): an interrupted run
+// leaves no partial output; a writer destroyed without close() leaves no file at all.
 class ExtxyzWriter {
  public:
   // Refuses to overwrite an existing file unless overwrite is true.
   explicit ExtxyzWriter(const std::string& path, bool overwrite = false);
   void write(const Structure& s);
+  void close();
 
  private:
   std::string path_;
-  std::ofstream out_;
+  AtomicFile file_;
 };
 
 // Shortest decimal text that reads back to the same double.

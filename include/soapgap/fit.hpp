@@ -38,6 +38,10 @@ struct FitOptions {
 // Parses a gap_fit `gap={...}` value ("soap ... : distance_2b ...") into its terms.
 std::vector<std::string> split_gap_string(const std::string& gap);
 
+// Refuses a key that neither the term's descriptor nor the kernel/sparse settings know, naming it
+// and listing the valid keys (gap_fit's output-only keys are accepted).
+void check_gap_term_keys(const Options& term);
+
 Potential fit(const std::vector<Structure>& frames, const FitOptions& opt);
 
 // Training targets of one frame, as used by fit() (exposed for evaluation tools).
@@ -50,5 +54,10 @@ struct FrameTargets {
   std::string config_type = "default";
 };
 FrameTargets frame_targets(const Structure& s, const FitOptions& opt);
+
+// Per-species e0: given, or from isolated-atom frames (one atom, no neighbour within `cutoff`, or
+// config_type isolated_atom; disagreeing candidates are an error), or the mean energy per atom.
+std::map<int, double> reference_energies(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
+                                         const std::vector<int>& species, const FitOptions& opt, double cutoff);
 
 }  // namespace soapgap

@@ -20,9 +20,13 @@ class Options {
   std::string get_string(std::initializer_list<const char*> keys, const std::string& def) const;
   double get_double(std::initializer_list<const char*> keys, double def) const;
   double require_double(std::initializer_list<const char*> keys) const;
-  int get_int(std::initializer_list<const char*> keys, int def) const;
+  int get_int(std::initializer_list<const char*> keys, int def) const;  // refuses 6.7 and 1e20
+  std::vector<int> get_ints(std::initializer_list<const char*> keys) const;  // empty if absent
   bool get_bool(std::initializer_list<const char*> keys, bool def) const;
   std::vector<double> get_doubles(std::initializer_list<const char*> keys, std::vector<double> def) const;
+  // Throws naming the first key not in `known` and listing the valid ones (a typo such as
+  // `zta=4` must not silently fall back to a default).
+  void check_keys(const std::vector<std::string>& known) const;
   void set(const std::string& key, const std::string& value) { kv_[key] = value; }
   // Canonical text form: name followed by key=value in insertion-independent (sorted) order.
   std::string str() const;

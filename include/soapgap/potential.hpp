@@ -36,7 +36,7 @@ struct Prediction {
 struct PredictOptions {
   bool forces = true;
   bool variance = false;
-  bool total_variance = true;  // also the total-energy std (O(n_env²) per coordinate)
+  bool total_variance = false;  // also the total-energy std: O(n_env²) kernel evaluations per coordinate
 };
 
 class Potential {

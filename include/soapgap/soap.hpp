@@ -5,6 +5,7 @@
 // P_l scaled by 1/sqrt(2l+1); off-diagonal channel pairs times sqrt(2); l fastest in the layout;
 // one trailing element (covariance_sigma0); unit normalised (libAtoms/GAP descriptors.F90, soap_calc).
 #pragma once
+#include "soapgap/bessel.hpp"
 #include "soapgap/descriptor.hpp"
 #include "soapgap/spherical_harmonics.hpp"
 
@@ -26,6 +27,10 @@ struct SoapParams {
   bool two_l_plus_one = true;  // xml_version >= 1423143769
   static SoapParams from_options(const Options& o);
 };
+
+// Limits of the parameters: i_l and Y_lm are checked against high-precision values up to l_max + 1.
+inline constexpr int kMaxLMax = 50;
+inline constexpr int kMaxNMax = 64;
 
 class Soap final : public Descriptor {
  public:
@@ -55,6 +60,7 @@ class Soap final : public Descriptor {
   int K_, nlm_, dim_;
   int n_channels_;
   SphericalHarmonics sph_;
+  ScaledBesselI bessel_;  // orders 0..l_max+1 (l_max+1 for the radial derivative)
   Eigen::MatrixXd transform_;     // C^{-1} L, n_max x n_max (rows: grid point a, cols: n)
   Eigen::VectorXd grid_;          // r_a
   Eigen::VectorXd central_;       // L(0, n): central-atom coefficient per n

@@ -2,8 +2,11 @@
 //   random     seeded uniform sample without replacement
 //   uniform    a grid of ceil(M^(1/d)) bins per dimension over the data range, one point per
 //              occupied bin first, then random bins (QUIP clustering.F90, for low-d descriptors)
-//   cur_points leverage scores of the descriptor matrix (Mahoney & Drineas, PNAS 106, 697 (2009)):
-//              p_j = min(1, M/k Σ_{r<k} U_jr²), k = rank/2; rank by u_j - p_j with u_j ~ U[0,1]
+//   cur_points ridge leverage scores of the descriptor matrix, the smooth form of the rank-k
+//              leverage scores of Mahoney & Drineas (PNAS 106, 697 (2009)):
+//              l_j = x_jᵀ(XᵀX + σ_k² I)⁻¹x_j, k = ⌈min(n,d)/2⌉, p_j = min(1, M l_j / Σ l);
+//              rank by u_j - p_j with u_j ~ U[0,1]. Smooth in X, so positions rounded to 1e-8 Å
+//              give the same sparse set
 //   all / none every (distinct) environment
 //   file       sparse environments read from sparse_file (whitespace-separated numbers, d per
 //              point, point after point: one value per line as QUIP's sparseX files, or one
@@ -11,7 +14,8 @@
 //   index_file 1-based indices (as QUIP's INDEX_FILE) into the training environments of the
 //              term, counted frame by frame in file order. With add_species=T the same file
 //              serves every species term, as in gap_fit.
-// All are deterministic for a given seed. Exact duplicates are removed first.
+// All are deterministic for a given seed. Repeated environments are removed first (rows within
+// default_repeat_tolerance of an earlier row; the first in data order is kept).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,8 +30,11 @@ enum class SparseMethod { Random, Uniform, CurPoints, All, File, IndexFile };
 SparseMethod parse_sparse_method(const std::string& name);
 std::string sparse_method_name(SparseMethod m);
 
-// Indices of rows of X that are not (within tol) a repeat of an earlier row.
-std::vector<int> distinct_rows(const RowMatrixXd& X, double tol = 1e-10);
+// Indices of rows of X that are not within Euclidean distance tol of an earlier kept row.
+std::vector<int> distinct_rows(const RowMatrixXd& X, double tol);
+// 1e-7 x max(1, largest row norm): far above the change a 1e-8 Å rounding of the positions
+// makes, far below any difference between environments that matters to a fit.
+double default_repeat_tolerance(const RowMatrixXd& X);
 
 RowMatrixXd read_sparse_points(const std::string& path, int dim);
 std::vector<int> read_sparse_indices(const std::string& path, int n_env);

@@ -38,6 +38,7 @@ from ase.md.langevin import Langevin
 
 import soapgap
 
+from ._atomic import write_extxyz, write_text
 from .database import _cubic, _label, _lattice, ATOMS_PER_CUBE
 try:                                        # ASE >= 3.29
     from ase.md.velocitydistribution import thermalize_momenta
@@ -74,16 +75,12 @@ def _plain(frame):
 
 def _write_db(frames, path):
     """Atomic write, then re-read: the in-memory frames carry exactly the precision on disk."""
-    tmp = path + '.tmp'
-    ase.io.write(tmp, frames, format='extxyz')
-    os.replace(tmp, path)
+    write_extxyz(path, frames)
     return [_plain(f) for f in ase.io.read(path, ':', format='extxyz')]
 
 
 def _write_json(obj, path):
-    with open(path + '.tmp', 'w') as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(path + '.tmp', path)
+    write_text(path, json.dumps(obj, indent=1))
 
 
 def _fingerprint(frames, fit_kwargs):
@@ -279,9 +276,7 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
         frames = _write_db(frames, db_path)
         state['n_frames'] = len(frames)      # state.json is the commit point (see resume)
         _write_json(state, state_path)
-        with open(log_path + '.tmp', 'w') as fh:
-            fh.writelines(json.dumps(h) + '\n' for h in history)
-        os.replace(log_path + '.tmp', log_path)
+        write_text(log_path, ''.join(json.dumps(h) + '\n' for h in history))
 
     while True:
         it = state['completed'] + 1
@@ -331,7 +326,7 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
                     f"{1e3 * mx:6.2f} meV, {time.time() - t0:5.1f} s" + (f"  STOPPED {reason}" if reason else ''))
         for c in cands:
             c['atoms'].info.update(max_std=c['max_std'], md_cell=c['cell'], md_T=c['T'], md_step=c['step'])
-        ase.io.write(os.path.join(workdir, f'candidates_{it}.xyz'), [c['atoms'] for c in cands])
+        write_extxyz(os.path.join(workdir, f'candidates_{it}.xyz'), [c['atoms'] for c in cands])
         stds = np.array([c['max_std'] for c in cands]) if cands else np.array([np.nan])
         rec.update(md_time=round(time.time() - t_md, 2), md_runs=runs, n_candidates=len(cands),
                    cand_max_std=float(np.nanmax(stds)) if cands else None,

@@ -6,12 +6,16 @@ from ase.calculators.calculator import Calculator, all_changes
 
 class SoapGapCalculator(Calculator):
     """ASE calculator: energy, free_energy (= energy), energies, forces, stress (ASE convention:
-    -virial/V, Voigt xx yy zz yz xz xy). With std=True, results also hold 'energy_std' and
-    'energies_std', the predicted standard deviations of the total and local energies (eV)."""
+    -virial/V, Voigt xx yy zz yz xz xy).
+
+    std=True: results also hold 'energies_std', the predicted standard deviations of the
+    per-atom energies (eV), at about the cost of the energy. total_std=True (with std) adds
+    'energy_std', that of the total energy: O(n_env²) kernel evaluations per call, as costly as
+    the prediction at ~100 atoms and dominant for large cells, so off by default (not for MD)."""
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, potential, std=False, **kwargs):
+    def __init__(self, potential, std=False, total_std=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(potential, (str, os.PathLike)):
             from .potential import Potential
@@ -19,10 +23,11 @@ class SoapGapCalculator(Calculator):
             potential = Potential.load(potential)
         self.potential = potential
         self.std = std
+        self.total_std = total_std
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        r = self.potential.predict(self.atoms, forces=True, std=self.std)
+        r = self.potential.predict(self.atoms, forces=True, std=self.std, total_std=self.total_std)
         self.results["energy"] = r["energy"]
         self.results["free_energy"] = r["energy"]
         self.results["energies"] = r["energies"]
@@ -34,5 +39,6 @@ class SoapGapCalculator(Calculator):
 
             raise PropertyNotImplementedError("stress needs a 3D periodic cell")
         if self.std:
-            self.results["energy_std"] = r["energy_std"]
             self.results["energies_std"] = r["energies_std"]
+            if self.total_std:
+                self.results["energy_std"] = r["energy_std"]

@@ -38,15 +38,14 @@ def _floats(text, n=None):
 
 
 def cmd_build_database(a):
-    import ase.io
-
+    from ._atomic import write_extxyz
     from .database import build_database
 
     if os.path.exists(a.output) and not a.overwrite:
         raise SystemExit(f"{a.output}: file exists; refusing to overwrite (use --overwrite)")
     frames = build_database(a.element, reference_calculator(a.reference), seed=a.seed, size=a.size,
                             lattice=a.lattice)
-    ase.io.write(a.output, frames, format="extxyz")
+    write_extxyz(a.output, frames)
     print(f"{len(frames)} frames ({sum(map(len, frames))} atoms) -> {a.output}")
 
 

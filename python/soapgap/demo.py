@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from ._atomic import atomic_path, write_extxyz, write_text
+
 DEFAULT_GAP = ("soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5.0 cutoff_transition_width=1.0 "
                "delta=0.2 zeta=4 n_sparse=800 sparse_method=cur_points")
 DEFAULT_SIGMA = (0.0005, 0.01, 0.005)  # eV/atom, eV/Å, eV/atom: EMT data are noise-free
@@ -62,10 +64,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    import ase.io
     from ase.calculators.emt import EMT
 
-    import soapgap
     from soapgap.active_learning import refine
     from soapgap.database import build_database, equilibrium_lattice_constant
     from soapgap.report import write_report
@@ -85,8 +85,8 @@ def main(argv=None):
     print(f"== 1/5 reference data: EMT {args.element}", flush=True)
     train = build_database(args.element, EMT(), seed=args.seed, size=args.size)
     test = build_database(args.element, EMT(), seed=args.seed + 1, size="small", extra=())
-    ase.io.write(os.path.join(args.out, "train.xyz"), train)
-    ase.io.write(os.path.join(args.out, "test.xyz"), test)
+    write_extxyz(os.path.join(args.out, "train.xyz"), train)
+    write_extxyz(os.path.join(args.out, "test.xyz"), test)
     counts = {}
     for f in train:
         counts[f.info["config_type"]] = counts.get(f.info["config_type"], 0) + 1
@@ -110,7 +110,10 @@ def main(argv=None):
 
     print("== 5/5 report", flush=True)
     path = write_report(res, os.path.join(args.out, "report"), title=f"soapgap demo: EMT {args.element}")
-    with open(path, "a") as fh:
+    with open(path, encoding="utf-8") as fh:
+        report = fh.read()
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(report)
         fh.write("\n## Self-aware potential: trained on fcc only\n\n"
                  "| structure | mean predicted σ (meV/atom) | actual \\|error\\| (meV/atom) |\n|---|---|---|\n")
         for r in res["self_aware"]:
@@ -122,8 +125,7 @@ def main(argv=None):
             fh.write(f"| {h.get('iteration')} | {h.get('n_frames')} | {h.get('n_atoms')} | {fmt(h.get('test_rmse_e'), 1e3)} "
                      f"| {fmt(h.get('test_rmse_f'), 1, 4)} | {fmt(h.get('cand_max_std'), 1e3)} | {h.get('n_selected', '–')} "
                      f"| {fmt(h.get('sel_rmse_f'), 1, 4)} |\n")
-    with open(os.path.join(args.out, "report", "results.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
+    write_text(os.path.join(args.out, "report", "results.json"), json.dumps(res, indent=1, default=float))
     print("\nSelf-aware check (mean predicted σ vs actual error, meV/atom):")
     for r in res["self_aware"]:
         print(f"   {r['structure']:24s} σ {r['sigma_meV_atom']:8.3f}   |error| {r['abs_error_meV_atom']:8.3f}")

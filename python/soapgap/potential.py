@@ -99,10 +99,15 @@ class Potential:
     def descriptors(self):
         return self._p.descriptors
 
-    def predict(self, atoms, forces=True, std=False, total_std=True):
+    def predict(self, atoms, forces=True, std=False, total_std=False):
         """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
-        ASE stress (eV/Å³, Voigt xx yy zz yz xz xy); with std=True also the predicted standard
-        deviations of the local energies ('energies_std') and of the total ('energy_std')."""
+        ASE stress (eV/Å³, Voigt xx yy zz yz xz xy).
+
+        std=True adds the predicted standard deviations of the per-atom energies
+        ('energies_std'), at about the cost of the energy itself. total_std=True (with std) adds
+        that of the total energy ('energy_std'), which needs the covariance of every pair of
+        environments: O(n_env²) kernel evaluations, comparable to the prediction at ~100 atoms
+        and dominant beyond a few hundred."""
         r = self._p.predict(to_structure(atoms), forces, std, total_std)
         out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
         if forces:
@@ -125,7 +130,7 @@ class Potential:
         For calibrated errors use predict(..., std=True), the sparse-GP posterior."""
         return np.asarray(self._p.local_gap_variance(to_structure(atoms), float(regularisation)))
 
-    def calculator(self, std=False):
+    def calculator(self, std=False, total_std=False):
         from .calculator import SoapGapCalculator
 
-        return SoapGapCalculator(self, std=std)
+        return SoapGapCalculator(self, std=std, total_std=total_std)

@@ -2,6 +2,8 @@
 import json
 import os
 
+from ._atomic import write_text
+
 import matplotlib
 matplotlib.use('Agg')                # headless: files only
 import matplotlib.pyplot as plt     # noqa: E402
@@ -159,8 +161,7 @@ def write_report(results, outdir, title='soapgap validation report', overwrite=F
     if not overwrite and os.path.exists(os.path.join(outdir, 'report.md')):
         raise FileExistsError(f"{outdir}/report.md exists; refusing to overwrite (use overwrite=True / --overwrite)")
     os.makedirs(outdir, exist_ok=True)
-    with open(os.path.join(outdir, 'results.json'), 'w') as fh:
-        json.dump(results, fh, indent=1, ensure_ascii=False)
+    write_text(os.path.join(outdir, 'results.json'), json.dumps(results, indent=1, ensure_ascii=False))
     meta = results.get('meta', {})
     quick = ' (quick sizes)' if meta.get('quick') else ''
     lines = [f'# {title}', '',
@@ -189,6 +190,5 @@ def write_report(results, outdir, title='soapgap validation report', overwrite=F
         lines += ['', '## Figures', '']
         lines += [f'### {cap}\n\n![{cap}]({png})\n' if png else f'### {cap}\n' for cap, png in figures]
     path = os.path.join(outdir, 'report.md')
-    with open(path, 'w') as fh:
-        fh.write('\n'.join(lines) + '\n')
+    write_text(path, '\n'.join(lines) + '\n')
     return path

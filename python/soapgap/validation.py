@@ -372,7 +372,7 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3)):
     n, e_ref, e_pred, e_std, f_ref, f_pred, loc_std, ct = ([] for _ in range(8))
     for fr in frames:
         e, f = _reference(fr)
-        p = potential.predict(fr, forces=True, std=True)
+        p = potential.predict(fr, forces=True, std=True, total_std=True)
         n.append(len(fr)); e_ref.append(e); e_pred.append(p['energy']); e_std.append(p['energy_std'])
         ct.append(fr.info.get('config_type', ''))
         if f is not None:

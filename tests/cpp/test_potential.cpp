@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <fstream>
 
 #include "helpers.hpp"
@@ -210,13 +212,99 @@ TEST_CASE("fit input errors name the problem") {
     fit(frames, o);
     FAIL("expected an error");
   } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("no isolated-atom frame") != std::string::npos);
+    CHECK(std::string(e.what()).find("no isolated Cu atom") != std::string::npos);
   }
   o = options();
   o.default_sigma = {0.0, 0.1, 0.1};
   CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("must be positive"), Error);
   frames[1].info["virial"] = InfoValue::real({1, 2, 3});
   CHECK_THROWS_WITH_AS(fit(frames, options()), doctest::Contains("frame 1"), Error);
+}
+
+TEST_CASE("e0_method=isolated takes only frames that really are isolated atoms") {
+  const std::vector<Structure> bulk_frames = morse_frames(4, 7);
+  auto one_atom = [](double energy, double box, bool periodic, const std::string& config_type) {
+    Structure s;
+    s.positions = Positions::Zero(1, 3);
+    s.numbers = {29};
+    s.cell = box * Eigen::Matrix3d::Identity();
+    s.pbc = {periodic, periodic, periodic};
+    s.info["energy"] = InfoValue::real({energy});
+    if (!config_type.empty()) s.info["config_type"] = InfoValue::string(config_type);
+    return s;
+  };
+  FitOptions o = options();
+  o.e0.clear();
+  o.e0_method = "isolated";
+  // a one-atom bulk cell (2.5 Å, periodic) is never the isolated atom, before or after the real one
+  for (bool bulk_first : {true, false}) {
+    std::vector<Structure> frames = bulk_frames;
+    const Structure bulk1 = one_atom(-3.5, 2.5, true, "");
+    const Structure iso = one_atom(-0.25, 20.0, false, "");
+    frames.push_back(bulk_first ? bulk1 : iso);
+    frames.push_back(bulk_first ? iso : bulk1);
+    CHECK(fit(frames, o).e0.at(29) == -0.25);
+  }
+  // a periodic box wider than the cutoff sees no image: isolated; so does config_type=isolated_atom
+  std::vector<Structure> frames = bulk_frames;
+  frames.push_back(one_atom(-0.5, 12.0, true, ""));
+  CHECK(fit(frames, o).e0.at(29) == -0.5);
+  frames = bulk_frames;
+  frames.push_back(one_atom(-0.75, 2.5, true, "isolated_atom"));
+  CHECK(fit(frames, o).e0.at(29) == -0.75);
+  // only the bulk cell: no isolated atom
+  frames = bulk_frames;
+  frames.push_back(one_atom(-3.5, 2.5, true, ""));
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("no isolated Cu atom"), Error);
+  // two isolated atoms that disagree: an error naming both frames
+  frames = bulk_frames;
+  frames.push_back(one_atom(-0.25, 20.0, false, ""));
+  frames.back().frame = 10;
+  frames.push_back(one_atom(-0.30, 20.0, false, ""));
+  frames.back().frame = 11;
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("different energies"), Error);
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("frame 11"), Error);
+  frames.back().info["energy"] = InfoValue::real({-0.25});  // agreeing duplicates are fine
+  CHECK(fit(frames, o).e0.at(29) == -0.25);
+}
+
+TEST_CASE("a damaged or inconsistent model file is refused at load") {
+  const std::string text = model_to_string(model());
+  auto refused = [](const std::string& t) {
+    try {
+      model_from_string(t, "m.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // edit the payload and re-sign it, so only the consistency checks can catch it
+  auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json doc = nlohmann::json::parse(text);
+    edit(doc["payload"]);
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a, the model file's checksum
+    for (unsigned char c : doc["payload"].dump()) h = (h ^ c) * 1099511628211ull;
+    doc["checksum_fnv1a64"] = std::to_string(h);
+    return doc.dump();
+  };
+  CHECK(refused(text).empty());
+  CHECK(refused(edited([](nlohmann::json&) {})).empty());  // re-signing alone changes nothing
+  std::string e = refused(edited([](nlohmann::json& p) { p["posterior"]["L"] = {{"rows", 0}, {"cols", 0}, {"float64_base64", ""}}; }));
+  CHECK_MESSAGE(e.find("only one of its factors") != std::string::npos, e);
+  e = refused(edited([](nlohmann::json& p) { p["posterior"]["R"]["rows"] = 3; }));
+  CHECK_MESSAGE(!e.empty(), e);
+  e = refused(edited([](nlohmann::json& p) { p["coordinates"][0]["sparse"]["rows"] = 4611686018427387904L; }));
+  CHECK_MESSAGE(e.find("does not fit its data") != std::string::npos, e);
+  e = refused(edited([](nlohmann::json& p) { p["coordinates"][0]["kernel"]["delta"] = -1.0; }));
+  CHECK_MESSAGE(e.find("delta and zeta must be positive") != std::string::npos, e);
+  e = refused(edited([](nlohmann::json& p) { p["coordinates"][0]["kernel"]["zeta"] = nullptr; }));
+  CHECK_MESSAGE(e.find("malformed") != std::string::npos, e);
+  Potential bad = model_from_string(text);  // a NaN in the base64 weights, written and signed by the engine
+  bad.coordinates[0].alpha[2] = std::nan("");
+  e = refused(model_to_string(bad));
+  CHECK_MESSAGE(e.find("alpha: entry 2 is not a finite number") != std::string::npos, e);
+  e = refused(edited([](nlohmann::json& p) { p["e0"]["Cu"]["Z"] = 300; }));
+  CHECK_MESSAGE(e.find("atomic number 300") != std::string::npos, e);
 }
 
 TEST_CASE("sparse points given in a file (values or indices) reproduce the selected ones") {

@@ -4,6 +4,8 @@
 #include <numbers>
 
 #include "helpers.hpp"
+#include "soapgap/bessel.hpp"
+#include "soapgap/fit.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/soap.hpp"
 #include "soapgap/spherical_harmonics.hpp"
@@ -169,4 +171,62 @@ TEST_CASE("impossible SOAP hyperparameters are clear errors") {
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=inf").find("must be a number") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 central_weight=nan").find("must be a number") != std::string::npos);
   CHECK(err("bispectrum cutoff=3").find("unknown or unsupported descriptor") != std::string::npos);
+  // integers are integers, in range: never a silent cast
+  CHECK(err("soap cutoff=3 l_max=4.5 n_max=4 atom_sigma=0.5").find("'l_max' must be an integer") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=1e20 n_max=4 atom_sigma=0.5").find("'l_max' must be an integer") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=1e9 n_max=4 atom_sigma=0.5").find("above 50") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=100 n_max=4 atom_sigma=0.5").find("above 50") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=1000 atom_sigma=0.5").find("n_max=1000 is above 64") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 Z=6.7").find("'Z' must be a list of integers") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 species_Z={6 300}").find("300") != std::string::npos);
+  CHECK(err("distance_2b cutoff=3 Z1=6.5").find("'Z1' must be an integer") != std::string::npos);
+  CHECK(err("angle_3b cutoff=3 Z=-2").find("not in 0..118") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=50 n_max=2 atom_sigma=0.5").empty());
+}
+
+TEST_CASE("unknown keys in descriptor and gap term strings are errors that list the valid keys") {
+  auto err = [](const std::string& s) {
+    try {
+      check_gap_term_keys(Options::parse(s, "gap term 1"));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string e = err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 delta=0.2 zta=4");
+  CHECK_MESSAGE(e.find("gap term 1: unknown key 'zta' for soap") != std::string::npos, e);
+  CHECK(e.find("zeta") != std::string::npos);  // the list of valid keys
+  CHECK(err("soap cutoff=3 sparse_methd=cur_points").find("unknown key 'sparse_methd'") != std::string::npos);
+  CHECK(err("distance_2b cutoff=3 l_max=4").find("unknown key 'l_max' for distance_2b") != std::string::npos);
+  CHECK(err("angle_3b cutoff=3 n_sparse=10 config_type_n_sparse={a:1}").find("not supported") != std::string::npos);
+  CHECK(err("bispectrum cutoff=3").find("gap term 1: unknown or unsupported descriptor") != std::string::npos);
+  CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 delta=0.2 zeta=4 n_sparse=10 sparse_method=cur_points "
+            "covariance_type=dot_product add_species=T print_sparse_index=x.idx").empty());
+  CHECK(err("distance_2b cutoff=3 Z1=1 Z2=6 delta=1 theta_uniform=1 n_sparse=5 sparse_method=uniform").empty());
+}
+
+TEST_CASE("radial integrals stay accurate at high l (upward recursion alone does not)") {
+  // i_l(x) by its positive series in long double, independent of the three regimes of ScaledBesselI
+  auto reference = [](double alpha, double r, double ra, int l) {
+    const long double x = 2.0L * alpha * r * ra, h = x * x / 2;
+    long double lead = 1, sum = 1, t = 1;
+    for (int j = 1; j <= l; ++j) lead *= x / (2 * j + 1);
+    for (int k = 1; k < 20000 && t > 1e-22L * sum; ++k) sum += (t *= h / (k * (2.0L * l + 2 * k + 1)));
+    return static_cast<double>(std::exp(-alpha * (static_cast<long double>(r) * r + static_cast<long double>(ra) * ra)) * lead * sum);
+  };
+  double worst = 0;
+  for (int count : {3, 8, 18, 30, 52}) {
+    const ScaledBesselI b(count);
+    std::vector<double> g(count);
+    for (double alpha : {0.5, 2.0, 8.0})
+      for (double r : {0.05, 0.8, 2.5, 4.9})
+        for (double ra : {0.0, 0.3, 1.9, 3.7, 6.1}) {
+          b.compute(alpha, r, ra, g.data());
+          for (int l = 0; l < count; ++l) {
+            const double ref = reference(alpha, r, ra, l);
+            if (std::abs(ref) > 1e-280) worst = std::max(worst, std::abs(g[l] - ref) / std::abs(ref));
+          }
+        }
+  }
+  CHECK_MESSAGE(worst < 1e-11, "worst relative error of g_l vs a long-double series: " << worst);
 }

@@ -97,6 +97,8 @@ TEST_CASE("extxyz round trip is exact and keeps properties") {
     ExtxyzWriter w(path);
     w.write(s);
     w.write(s);
+    CHECK(!std::filesystem::exists(path));  // nothing at the path until the file is complete
+    w.close();
   }
   CHECK(error_of([&] { ExtxyzWriter w(path); }).find("refusing to overwrite") != std::string::npos);
   const auto frames = read_extxyz(path);
@@ -111,6 +113,39 @@ TEST_CASE("extxyz round trip is exact and keeps properties") {
   CHECK(r.info_reals("virial") == s.info_reals("virial"));
   CHECK(r.info.at("config_type").text == "md snapshot");
   CHECK(r.array_reals("forces", 3) == f.numbers);
+}
+
+TEST_CASE("extxyz writing quotes what needs quotes and refuses what extxyz cannot hold") {
+  Structure s = test::fcc(3.61, 1, 0.0, 1);
+  s.info["config_type"] = InfoValue::string("bulk, strained {a=1}");
+  s.info["note"] = InfoValue::string("say \"hi\"");
+  const std::string path = tmpfile("quoting.xyz");
+  std::filesystem::remove(path);
+  {
+    ExtxyzWriter w(path);
+    w.write(s);
+    w.close();
+  }
+  const auto r = read_extxyz(path);
+  CHECK(r[0].info.at("config_type").text == "bulk, strained {a=1}");
+  CHECK(r[0].info.at("note").text == "say \"hi\"");
+  auto refused = [&](Structure t) {
+    std::filesystem::remove(path);
+    ExtxyzWriter w(path);
+    return error_of([&] { w.write(t); });
+  };
+  Structure t = s;
+  AtomArray labels;
+  labels.kind = InfoValue::Kind::String;
+  labels.strings.assign(s.size(), "a b");
+  t.arrays["label"] = labels;
+  CHECK(refused(t).find("per-atom string property 'label'") != std::string::npos);
+  t = s;
+  t.info["bad key"] = InfoValue::real({1.0});
+  CHECK(refused(t).find("frame property name 'bad key'") != std::string::npos);
+  t = s;
+  t.info["two_lines"] = InfoValue::string("a\nb");
+  CHECK(refused(t).find("line break") != std::string::npos);
 }
 
 TEST_CASE("extxyz reads ASE-style files: quoted values, booleans, arrays, Z column") {
@@ -149,7 +184,40 @@ TEST_CASE("extxyz errors name the file, frame, line and field") {
 
   write_text(path, "1\nProperties=species:S:1:pos:R:3\nCu 0 nan 0\n");
   e = error_of([&] { read_extxyz(path); });
-  CHECK(e.find("non-finite") != std::string::npos);
+  CHECK(e.find("field 'pos': cannot read 'nan' as a finite number") != std::string::npos);
+  for (const char* v : {"inf", "-inf", "nan", "+nan", "NaN", "1e999"}) {  // anywhere a number is read
+    write_text(path, std::string("1\nProperties=species:S:1:pos:R:3 energy=") + v + "\nCu 0 0 0\n");
+    e = error_of([&] { read_extxyz(path); });
+    CHECK_MESSAGE(e.find("field 'energy'") != std::string::npos, e);
+    write_text(path, std::string("1\nProperties=species:S:1:pos:R:3:forces:R:3\nCu 0 0 0 0 ") + v + " 0\n");
+    e = error_of([&] { read_extxyz(path); });
+    CHECK_MESSAGE(e.find("field 'forces'") != std::string::npos, e);
+    write_text(path, std::string("1\nLattice=\"1 0 0 0 1 0 0 0 ") + v + "\" Properties=species:S:1:pos:R:3\nCu 0 0 0\n");
+    e = error_of([&] { read_extxyz(path); });
+    CHECK_MESSAGE(e.find("field 'Lattice'") != std::string::npos, e);
+  }
+
+  // Z column: integers in 1..118 only, never a cast of 6.7
+  write_text(path, "1\nProperties=Z:R:1:pos:R:3\n6.7 0 0 0\n");
+  e = error_of([&] { read_extxyz(path); });
+  CHECK_MESSAGE(e.find("field 'Z': '6.7' is not an atomic number") != std::string::npos, e);
+  write_text(path, "1\nProperties=Z:I:1:pos:R:3\n6 0 0 0\n");
+  CHECK(read_extxyz(path)[0].numbers[0] == 6);
+
+  // a file cut inside its last number is refused, not read as complete
+  write_text(path, good + "2\nProperties=species:S:1:pos:R:3\nCu 0 0 0\nCu 1 1 1.2");
+  e = error_of([&] { read_extxyz(path); });
+  CHECK_MESSAGE(e.find("frame 1, line 7: the file ends inside this atom line") != std::string::npos, e);
+
+  // a directory is not an empty file
+  e = error_of([&] { read_extxyz(std::filesystem::path(path).parent_path().string()); });
+  CHECK_MESSAGE(e.find("is a directory") != std::string::npos, e);
+
+  // binary junk is escaped in messages
+  write_text(path, std::string("\x7f" "ELF\x02\x01\n", 7));
+  e = error_of([&] { read_extxyz(path); });
+  CHECK_MESSAGE(e.find("'\\x7fELF\\x02\\x01'") != std::string::npos, e);
+  for (char c : e) CHECK(((c >= 0x20 && c < 0x7f) || c == '\n'));
 
   write_text(path, "abc\n");
   CHECK(error_of([&] { read_extxyz(path); }).find("number of atoms") != std::string::npos);

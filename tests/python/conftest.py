@@ -4,18 +4,25 @@ import shutil
 import numpy as np
 import pytest
 
-def _shared_data():
-    """The workplace's public reference data (../shared/data next to the checkout), or
-    $SOAPGAP_SHARED_DATA. Tests that need it fail (never skip) when it is missing."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (os.environ.get("SOAPGAP_SHARED_DATA"), os.path.join(here, "..", "..", "..", "shared", "data"),
-                 "/work/shared/data"):
-        if cand and os.path.isdir(cand):
-            return os.path.abspath(cand)
-    return os.path.join(here, "..", "..", "..", "shared", "data")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEST_DATA = os.path.join(HERE, "..", "data")  # small committed files, see tests/data/SOURCES.md
+# The larger public reference sets (the `shared_data` tier): ../shared/data beside the checkout, or
+# $SOAPGAP_SHARED_DATA. See tests/README.md for where they come from.
+SHARED_DATA = os.environ.get("SOAPGAP_SHARED_DATA") or os.path.join(HERE, "..", "..", "..", "shared", "data")
 
 
-SHARED_DATA = _shared_data()
+def pytest_configure(config):
+    config.addinivalue_line("markers", "shared_data: needs the public reference data sets of ../shared/data "
+                                       "(run with ./run_tests.sh --shared-data)")
+
+
+@pytest.fixture
+def shared_data():
+    """Path of the reference data sets; a test of the shared_data tier fails (never skips) without them."""
+    if not os.path.isdir(SHARED_DATA):
+        pytest.fail(f"the shared_data tier needs the public reference data sets at {os.path.abspath(SHARED_DATA)} "
+                    "(set SOAPGAP_SHARED_DATA); they are listed with their sources in tests/README.md", pytrace=False)
+    return SHARED_DATA
 
 # The reference fit shared by several tests: small EMT Cu database, settings of the demo.
 GAP = ("soap n_max=6 l_max=4 atom_sigma=0.5 cutoff=4.5 cutoff_transition_width=1.0 delta=0.2 zeta=4 "

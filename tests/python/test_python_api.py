@@ -15,7 +15,7 @@ def test_save_load_round_trip(emt_potential, tmp_path):
         emt_potential.save(path)
     q = soapgap.Potential.load(path)
     a = rattled_fcc(seed=3)
-    r1, r2 = emt_potential.predict(a, std=True), q.predict(a, std=True)
+    r1, r2 = emt_potential.predict(a, std=True, total_std=True), q.predict(a, std=True, total_std=True)
     for k in ("energy", "forces", "virial", "energies", "energies_std", "energy_std"):
         assert np.array_equal(r1[k], r2[k]), k
     assert q._p.to_string() == emt_potential._p.to_string()
@@ -37,7 +37,7 @@ def test_fit_from_file_equals_fit_from_atoms(emt_train, tmp_path):
 
 def test_calculator_properties(emt_potential):
     a = rattled_fcc(seed=4)
-    a.calc = emt_potential.calculator(std=True)
+    a.calc = emt_potential.calculator(std=True, total_std=True)
     e = a.get_potential_energy()
     assert a.get_potential_energy(force_consistent=True) == e
     assert np.isclose(a.get_potential_energies().sum(), e)
