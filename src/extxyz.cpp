@@ -169,6 +169,9 @@ struct Column {
 ExtxyzReader::ExtxyzReader(const std::string& path) : path_(path), in_(path) {
   if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not an extended-XYZ file");
   if (!in_) throw Error(path + ": cannot open file for reading");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec) size_ = static_cast<long long>(size);
 }
 
 std::optional<Structure> ExtxyzReader::next() {
@@ -252,6 +255,16 @@ std::optional<Structure> ExtxyzReader::next() {
     throw Error(ctx + "field 'Properties' has no real 3-column 'pos'");
   if (species_col < 0 && z_col < 0) throw Error(ctx + "field 'Properties' has neither 'species' nor 'Z'");
 
+  {
+    // every value of an atom line takes at least two bytes (a character and a separator): a count
+    // the rest of the file cannot hold is refused before anything is allocated for it
+    long long width = 0;
+    for (const auto& c : cols) width += c.width;
+    const long long here = in_.tellg();
+    if (size_ >= 0 && here >= 0 && natoms * 2 * width > size_ - here)
+      throw Error(ctx0 + "the frame declares " + std::to_string(natoms) + " atoms but the file has only " +
+                  std::to_string(size_ - here) + " bytes left (truncated file or wrong atom count)");
+  }
   s.positions.resize(natoms, 3);
   s.numbers.assign(natoms, 0);
   for (const auto& c : cols) {
@@ -347,13 +360,18 @@ std::string quote(const std::string& s, const std::string& what) {
   return q + "\"";
 }
 
+// Integers beyond the range of long (read from a file as digits) keep their value as a real.
+std::string integer_text(double v) {
+  return std::abs(v) < 9.2e18 ? std::to_string(static_cast<long>(v)) : format_double(v);
+}
+
 std::string format_value(const InfoValue& v, const std::string& what) {
   if (v.kind == InfoValue::Kind::String) return quote(v.text, what);
   std::string t;
   for (size_t k = 0; k < v.numbers.size(); ++k) {
     if (k) t += ' ';
     if (v.kind == InfoValue::Kind::Logical) t += v.numbers[k] != 0 ? "T" : "F";
-    else if (v.kind == InfoValue::Kind::Integer) t += std::to_string(static_cast<long>(v.numbers[k]));
+    else if (v.kind == InfoValue::Kind::Integer) t += integer_text(v.numbers[k]);
     else t += format_double(v.numbers[k]);
   }
   return v.numbers.size() == 1 ? t : "\"" + t + "\"";
@@ -406,7 +424,7 @@ void ExtxyzWriter::write(const Structure& s) {
       for (int k = 0; k < a.numbers.cols(); ++k) {
         const double v = a.numbers(i, k);
         if (a.kind == InfoValue::Kind::Logical) o << (v != 0 ? " T" : " F");
-        else if (a.kind == InfoValue::Kind::Integer) o << " " << static_cast<long>(v);
+        else if (a.kind == InfoValue::Kind::Integer) o << " " << integer_text(v);
         else o << " " << format_double(v);
       }
     }

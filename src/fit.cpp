@@ -95,9 +95,9 @@ FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
   if (t.has_virial) t.virial = 0.5 * (t.virial + t.virial.transpose()).eval();
   for (int k = 0; k < 3; ++k) {
     const bool used = k == 0 ? t.has_energy : k == 1 ? t.has_forces : t.has_virial;
-    if (used && !(t.sigma[k] > 0))
+    if (used && !(t.sigma[k] > 0 && std::isfinite(t.sigma[k])))
       throw Error(s.where() + "sigma for " + std::string(k == 0 ? "energy" : k == 1 ? "forces" : "virial") +
-                  " must be positive (config_type '" + t.config_type + "')");
+                  " must be positive and finite (config_type '" + t.config_type + "')");
   }
   return t;
 }
@@ -226,7 +226,11 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   };
   const auto t_start = Clock::now();
   if (frames.empty()) throw Error("fit: no training frames");
-  if (!(opt.sparse_jitter >= 0)) throw Error("fit: sparse_jitter must be non-negative");
+  if (!(opt.sparse_jitter >= 0) || !std::isfinite(opt.sparse_jitter))
+    throw Error("fit: sparse_jitter must be a non-negative finite number");
+  if (!std::isfinite(opt.e0_offset)) throw Error("fit: e0_offset must be a finite number");
+  for (const auto& [z, v] : opt.e0)
+    if (!std::isfinite(v)) throw Error("fit: e0 for Z=" + std::to_string(z) + " must be a finite number");
   for (const auto& s : frames) s.validate();
 
   // --- species and e0 -------------------------------------------------------------------

@@ -19,6 +19,7 @@ NeighbourList bin_and_search(const Structure& s, const Positions& pos, const std
   if (n == 0) return nl;
   const int total = static_cast<int>(pos.rows());
   const Eigen::Vector3d lo = pos.colwise().minCoeff(), hi = pos.colwise().maxCoeff();
+  if (!lo.allFinite() || !hi.allFinite()) throw Error(s.where() + "positions or cell too extreme for a neighbour search");
   double bin = cutoff;
   auto nbins = [&](double b) {  // in double: extents can be huge for sparse or corrupt input
     double n = 1.0;

@@ -157,9 +157,9 @@ std::vector<double> read_numbers(const std::string& path) {
     try {
       size_t used = 0;
       v.push_back(std::stod(t, &used));
-      if (used != t.size()) throw std::invalid_argument(t);
+      if (used != t.size() || !std::isfinite(v.back())) throw std::invalid_argument(t);
     } catch (const std::exception&) {
-      throw Error(path + ": value " + std::to_string(line) + " ('" + t + "') is not a number");
+      throw Error(path + ": value " + std::to_string(line) + " ('" + excerpt(t) + "') is not a finite number");
     }
   }
   return v;

@@ -61,13 +61,19 @@ void Structure::validate() const {
   if (positions.rows() != size())
     throw Error(where() + "positions have " + std::to_string(positions.rows()) + " rows but there are " +
                 std::to_string(size()) + " atoms");
+  // Far beyond any atomistic system, and small enough that cell inverses, images and cell lists
+  // cannot overflow.
+  constexpr double kMaxCoordinate = 1e8;  // Å
   for (int i = 0; i < size(); ++i) {
     if (!positions.row(i).allFinite())
       throw Error(where() + "field 'pos': atom " + std::to_string(i) + " has a non-finite coordinate");
+    if (positions.row(i).cwiseAbs().maxCoeff() > kMaxCoordinate)
+      throw Error(where() + "field 'pos': atom " + std::to_string(i) + " has a coordinate beyond 1e8 Å (corrupt file?)");
     if (numbers[i] < 1 || numbers[i] > 118)
       throw Error(where() + "atom " + std::to_string(i) + " has invalid atomic number " + std::to_string(numbers[i]));
   }
   if (!cell.allFinite()) throw Error(where() + "field 'Lattice' has a non-finite entry");
+  if (cell.cwiseAbs().maxCoeff() > kMaxCoordinate) throw Error(where() + "field 'Lattice' has an entry beyond 1e8 Å");
   for (const auto& [name, a] : arrays) {
     const long rows = a.kind == InfoValue::Kind::String ? static_cast<long>(a.strings.size()) : a.numbers.rows();
     if (rows != size())

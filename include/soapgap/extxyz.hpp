@@ -22,6 +22,7 @@ class ExtxyzReader {
  private:
   std::string path_;
   std::ifstream in_;
+  long long size_ = -1;  // bytes in the file (-1: unknown), to refuse atom counts it cannot hold
   long line_ = 0;
   long frame_ = 0;
 };

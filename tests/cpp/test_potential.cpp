@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <fstream>
 
@@ -217,6 +218,20 @@ TEST_CASE("fit input errors name the problem") {
   o = options();
   o.default_sigma = {0.0, 0.1, 0.1};
   CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("must be positive"), Error);
+  o = options();  // non-finite numbers given through the API are refused, never fitted with
+  o.default_sigma = {0.001, std::numeric_limits<double>::infinity(), 0.1};
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("positive and finite"), Error);
+  o = options();
+  o.e0 = {{29, std::nan("")}};
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("e0 for Z=29 must be a finite number"), Error);
+  o = options();
+  o.sparse_jitter = std::nan("");
+  CHECK_THROWS_WITH_AS(fit(frames, o), doctest::Contains("sparse_jitter"), Error);
+  {
+    const std::string path = (std::filesystem::temp_directory_path() / "soapgap_test_sparse_nan.txt").string();
+    std::ofstream(path) << "0.5\n0.25\nnan\n";
+    CHECK_THROWS_WITH_AS(read_sparse_points(path, 1), doctest::Contains("value 3 ('nan') is not a finite number"), Error);
+  }
   frames[1].info["virial"] = InfoValue::real({1, 2, 3});
   CHECK_THROWS_WITH_AS(fit(frames, options()), doctest::Contains("frame 1"), Error);
 }

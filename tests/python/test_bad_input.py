@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -87,14 +86,15 @@ def test_cli_bad_inputs(cli, tmp_path, emt_potential):
     p = run("eval", "--model", model, "--input", "bin.xyz")
     assert p.returncode == 1 and "\\x7fELF\\x02" in p.stderr and all(32 <= ord(c) < 127 or c == "\n" for c in p.stderr)
     a = rattled_fcc(seed=1)
-    text = f"{len(a)}\nProperties=species:S:1:pos:R:3\n" + "".join(
+    text = f"{len(a)}\nProperties=species:S:1:pos:R:3 energy=-1.0\n" + "".join(
         f"Cu {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in a.positions)
     (tmp_path / "cut.xyz").write_text(text[:-4])  # cut inside the last number
     p = run("eval", "--model", model, "--input", "cut.xyz", "--output", "cut_out.xyz")
     assert p.returncode == 1 and "ends inside this atom line" in p.stderr and not (tmp_path / "cut_out.xyz").exists()
     p = run("descriptor", "--input", "cut.xyz", "--descriptor", "soap n_max=2 l_max=100 atom_sigma=0.5 cutoff=3")
     assert p.returncode == 1 and "l_max=100 is above 50" in p.stderr
-    p = run("fit", "--train", "cut.xyz", "--gap", "soap n_max=2 l_max=2 atom_sigma=0.5 cutoff=3 delta=1 zta=2 n_sparse=5",
+    (tmp_path / "whole.xyz").write_text(text)
+    p = run("fit", "--train", "whole.xyz", "--e0", "0", "--gap", "soap n_max=2 l_max=2 atom_sigma=0.5 cutoff=3 delta=1 zta=2 n_sparse=5",
             "--output", "x.json")
     assert p.returncode == 1 and "unknown key 'zta'" in p.stderr
     assert not [f for f in os.listdir(tmp_path) if ".part-" in f]  # no stray temporary files
@@ -125,29 +125,36 @@ def test_calculator_total_std_switch(emt_potential):
 
 
 def test_fit_killed_part_way_leaves_no_model(cli, tmp_path, emt_train):
-    """SIGKILL at several moments of a fit: the output path holds nothing or the complete model."""
+    """SIGKILL at each stage of a fit, found from its progress output (descriptors, sparse points,
+    assembly, solve, and just after the fit while the model is being saved): the output path
+    holds nothing or the complete model; a clean exit leaves no temporary file."""
     import ase.io
 
     ase.io.write(tmp_path / "train.xyz", emt_train)
-    args = [cli, "fit", "--train", "train.xyz", "--output", "model.json", "--gap", GAP.replace("n_sparse=300", "n_sparse=200"),
+    args = [cli, "fit", "--train", "train.xyz", "--output", "model.json", "--gap", GAP,
             "--default-sigma", " ".join(map(str, SIGMA)), "--config-type-sigma", "isolated_atom:1e-4:0.01:0.01",
-            "--threads", "1"]
-    t0 = time.time()
+            "--threads", "1", "--block-rows", "2000"]
     subprocess.run(args, check=True, cwd=tmp_path, capture_output=True)
-    full = time.time() - t0
     complete = (tmp_path / "model.json").read_bytes()
-    assert not [f for f in os.listdir(tmp_path) if ".part-" in f]  # a clean exit leaves no temporary
-    for frac in (0.2, 0.5, 0.8, 0.95):
-        (tmp_path / "model.json").unlink()
-        p = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(frac * full)
-        p.send_signal(signal.SIGKILL)
+    assert not [f for f in os.listdir(tmp_path) if ".part-" in f]
+    killed_before_output = 0
+    for stage in ("[descriptors]", "[sparse] selection", "[assembly] block 2", "[solve]", "[done]"):
+        (tmp_path / "model.json").unlink(missing_ok=True)
+        p = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in p.stdout:
+            if line.startswith(stage):
+                p.send_signal(signal.SIGKILL)
+                break
         p.wait()
-        if (tmp_path / "model.json").exists():  # finished before the kill: then it is whole
-            assert json.loads((tmp_path / "model.json").read_text())["format"] == "soapgap-model"
-            assert len((tmp_path / "model.json").read_bytes()) == len(complete)
+        p.stdout.close()
+        assert p.returncode == -signal.SIGKILL, f"the fit ended before reaching {stage}"
+        if (tmp_path / "model.json").exists():  # the rename happened before the kill: the file is whole
+            assert (tmp_path / "model.json").read_bytes() == complete
+        else:
+            killed_before_output += 1
         for f in os.listdir(tmp_path):  # a killed run may leave its temporary, never a partial model
             assert f in ("train.xyz", "model.json") or f.startswith(".model.json.part-")
+    assert killed_before_output >= 4
 
 
 # --- property-based: random bad input to the Python entry points gives soapgap errors only -------------

@@ -87,7 +87,7 @@ BAD_INPUTS = {
     "wrong atom count": ("2\nLattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3 energy=1.0\n"
                          "Cu 0 0 0\nCu 1.8 1.8 0\nCu 0 1.8 1.8\n", "wrong atom count in frame 0"),
     "NaN coordinates": ("1\nLattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3 energy=1.0\nCu 0 nan 0\n",
-                        "non-finite"),
+                        "field 'pos': cannot read 'nan' as a finite number"),
     "overlapping atoms": ("2\nLattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3 energy=1.0\n"
                           "Cu 0 0 0\nCu 0.001 0 0\n", "overlap"),
 }

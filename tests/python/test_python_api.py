@@ -35,6 +35,26 @@ def test_fit_from_file_equals_fit_from_atoms(emt_train, tmp_path):
     assert abs(p1.predict(a)["energy"] - p2.predict(a)["energy"]) < 1e-6
 
 
+@pytest.mark.parametrize("method", ["cur_points", "random"])
+def test_sparse_selection_does_not_see_position_rounding(emt_train, method):
+    """The fresh-machine failure: positions perturbed by ±5e-9 Å (what 8-decimal extxyz output does)
+    picked another CUR sparse set on some machines and moved the model by 5.5e-4 eV. Selection is now
+    smooth in the data: for several random perturbations the fit moves by O(1e-8) only."""
+    frames = emt_train[:30] + emt_train[-1:]
+    kw = dict(gap=GAP.replace("n_sparse=300", "n_sparse=50").replace("cur_points", method), default_sigma=SIGMA,
+              config_type_sigma={"isolated_atom": (1e-4, 0.01, 0.01)}, sparse_jitter=1e-8)
+    a = rattled_fcc(seed=8)
+    e_ref = soapgap.Potential.fit(frames, **kw).predict(a)["energy"]
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        moved = []
+        for f in frames:
+            g = f.copy()
+            g.positions += rng.uniform(-5e-9, 5e-9, size=g.positions.shape)
+            moved.append(g)
+        assert abs(soapgap.Potential.fit(moved, **kw).predict(a)["energy"] - e_ref) < 1e-6, seed
+
+
 def test_calculator_properties(emt_potential):
     a = rattled_fcc(seed=4)
     a.calc = emt_potential.calculator(std=True, total_std=True)
