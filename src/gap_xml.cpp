@@ -7,6 +7,7 @@
 #include <fstream>
 #include <pugixml.hpp>
 #include <set>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -117,7 +118,12 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     }
   if (!gp) throw Error(path + ": no <GAP_params" + (label.empty() ? "" : " label=\"" + label + "\"") + "> element");
   const std::string version = attr(gp, "gap_version", path, false);
-  const long gap_version = version.empty() ? 0 : static_cast<long>(fortran_double(version, path + ": gap_version"));
+  long gap_version = 0;  // a date-like integer (1525123159); anything else is refused before the cast
+  if (!version.empty()) {
+    const double v = fortran_double(version, path + ": gap_version");
+    if (v != std::floor(v) || v < 0 || v > 1e15) throw Error(path + ": gap_version '" + excerpt(version) + "' is not a version number");
+    gap_version = static_cast<long>(v);
+  }
 
   Potential p;
   p.metadata["source"] = path;
@@ -135,8 +141,11 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     const double v = fortran_double(data.attribute("e0").value(), path + " GAP_data e0");
     for (int z = 1; z <= 116; ++z) e0_all[z] = v;
   }
-  for (pugi::xml_node e : data.children("e0"))
-    e0_all[xml_int(attr(e, "Z", path), path + ": e0 Z", 1)] = fortran_double(attr(e, "value", path), path + " e0");
+  for (pugi::xml_node e : data.children("e0")) {
+    const int z = xml_int(attr(e, "Z", path), path + ": e0 Z", 1);
+    if (z > 118) throw Error(path + ": e0 Z=" + std::to_string(z) + " is not an atomic number");
+    e0_all[z] = fortran_double(attr(e, "value", path), path + " e0");
+  }
 
   const pugi::xml_node sparse = gp.child("gpSparse");
   if (!sparse) throw Error(path + ": no <gpSparse> element");
@@ -163,11 +172,13 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
     if (type == 2) {
       co.kernel.type = Kernel::Type::DotProduct;
       co.kernel.zeta = fortran_double(attr(c, "zeta", what), what + " zeta");
+      if (!(co.kernel.zeta > 0)) throw Error(what + ": zeta must be positive");
     } else if (type == 1) {
       co.kernel.type = Kernel::Type::Gaussian;
       const auto th = numbers_of(c.child_value("theta"), what + " theta");
       if (static_cast<int>(th.size()) != d) throw Error(what + ": <theta> has " + std::to_string(th.size()) + " values, expected " + std::to_string(d));
       co.kernel.theta = Eigen::Map<const Eigen::VectorXd>(th.data(), d);
+      if (!(co.kernel.theta.array() > 0).all()) throw Error(what + ": <theta> values must be positive");
     } else {
       throw Error(what + ": covariance_type=" + std::to_string(type) + " is not supported (1 gaussian, 2 dot_product)");
     }
@@ -178,6 +189,9 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
                               what + " n_permutations", 1);
     if (nperm != 1) throw Error(what + ": n_permutations=" + std::to_string(nperm) + " (symmetrised kernels) is not supported");
     const int m = xml_int(attr(c, "n_sparseX", what), what + " n_sparseX", 1);
+    // every sparse point has its own <sparseX> element: a count beyond them is refused before allocating
+    if (static_cast<size_t>(m) > static_cast<size_t>(std::distance(c.children("sparseX").begin(), c.children("sparseX").end())))
+      throw Error(what + ": n_sparseX=" + std::to_string(m) + " but fewer <sparseX> entries");
     co.alpha.resize(m);
     co.sparse_cutoff.resize(m);
     co.sparse.resize(m, d);

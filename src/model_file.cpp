@@ -1,5 +1,6 @@
 #include "soapgap/model_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +22,7 @@ namespace {
 const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string b64_encode(const double* data, size_t n) {
+  if (n == 0) return "";
   std::string bytes(n * 8, '\0');
   std::memcpy(bytes.data(), data, n * 8);  // little-endian hosts only (x86_64, aarch64)
   std::string out;
@@ -63,7 +65,7 @@ std::vector<double> b64_decode(const std::string& s, size_t expect, const std::s
   if (bytes.size() != expect * 8)
     throw Error(what + ": expected " + std::to_string(expect) + " numbers, found " + std::to_string(bytes.size() / 8));
   std::vector<double> out(expect);
-  std::memcpy(out.data(), bytes.data(), bytes.size());
+  if (expect) std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
 }
 
@@ -81,8 +83,14 @@ json matrix_json(const Eigen::Ref<const RowMatrixXd>& m) {
   return {{"rows", c.rows()}, {"cols", c.cols()}, {"float64_base64", b64_encode(c.data(), c.size())}};
 }
 
+// A JSON integer (a float such as 1e300 would be cast, not converted).
+long integer(const json& j, const std::string& what) {
+  if (!j.is_number_integer()) throw Error(what + " must be an integer");
+  return j.get<long>();
+}
+
 RowMatrixXd matrix_from(const json& j, const std::string& what) {
-  const long r = j.at("rows").get<long>(), c = j.at("cols").get<long>();
+  const long r = integer(j.at("rows"), what + " rows"), c = integer(j.at("cols"), what + " cols");
   if (r < 0 || c < 0) throw Error(what + ": negative shape");
   const std::string& data = j.at("float64_base64").get_ref<const std::string&>();
   // the text holds 4 characters per 3 bytes: a shape it cannot hold is refused before any allocation
@@ -121,16 +129,40 @@ std::string model_to_string(const Potential& p) {
   }
   payload["posterior"] = {{"L", matrix_json(p.L)}, {"R", matrix_json(p.R)}};
   payload["metadata"] = p.metadata;
-  const std::string body = payload.dump();
+  const std::string body = payload.dump(-1, ' ', false, json::error_handler_t::replace);
   json doc;
   doc["format"] = "soapgap-model";
   doc["version"] = kModelFormatVersion;
   doc["payload"] = payload;
   doc["checksum_fnv1a64"] = std::to_string(fnv1a(body));
-  return doc.dump(1);
+  return doc.dump(1, ' ', false, json::error_handler_t::replace);  // metadata from XML may hold any bytes
 }
 
+namespace {
+// Deepest nesting of [ and { outside strings: the JSON parser recurses per level, so a damaged or
+// hostile file with thousands of levels must be refused before it can exhaust the stack.
+int nesting_depth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+}  // namespace
+
 Potential model_from_string(const std::string& text, const std::string& source) {
+  if (nesting_depth(text) > 32) throw Error(source + ": not a soapgap model file (JSON nested too deeply)");
   json doc;
   try {
     doc = json::parse(text);
@@ -140,16 +172,17 @@ Potential model_from_string(const std::string& text, const std::string& source) 
   try {
     if (!doc.is_object() || doc.value("format", "") != "soapgap-model")
       throw Error(source + ": not a soapgap model file (missing format=soapgap-model)");
-    const int version = doc.at("version").get<int>();
+    const long version = integer(doc.at("version"), source + ": version");
     if (version != kModelFormatVersion)
       throw Error(source + ": model format version " + std::to_string(version) + " is not supported (this soapgap reads version " +
                   std::to_string(kModelFormatVersion) + ")");
     const json& payload = doc.at("payload");
-    if (std::to_string(fnv1a(payload.dump())) != doc.at("checksum_fnv1a64").get<std::string>())
+    if (std::to_string(fnv1a(payload.dump(-1, ' ', false, json::error_handler_t::replace))) !=
+        doc.at("checksum_fnv1a64").get<std::string>())
       throw Error(source + ": checksum mismatch: the model file is corrupted");
     Potential p;
     for (const auto& [sym, v] : payload.at("e0").items()) {
-      const int z = v.at("Z").get<int>();
+      const long z = integer(v.at("Z"), source + ": e0 Z");
       if (z < 1 || z > 118) throw Error(source + ": e0 of '" + excerpt(sym) + "' has atomic number " + std::to_string(z));
       p.e0[z] = finite(v.at("value"), source + ": e0 of " + chemical_symbol(z));
     }

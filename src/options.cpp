@@ -185,7 +185,7 @@ std::string Options::str() const {
   std::string s = name_;
   for (const auto& [k, v] : kv_) {
     s += " " + k + "=";
-    s += v.find(' ') == std::string::npos && !v.empty() ? v : "{" + v + "}";
+    s += v.find_first_of(" \t\n\r\f\v") == std::string::npos && !v.empty() ? v : "{" + v + "}";
   }
   return s;
 }

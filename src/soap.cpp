@@ -42,6 +42,8 @@ SoapParams SoapParams::from_options(const Options& o) {
   p.Z.erase(std::remove(p.Z.begin(), p.Z.end(), 0), p.Z.end());
   if (p.species_Z.size() == 1 && p.species_Z[0] == 0) p.species_Z.clear();
   const int n_species = o.get_int({"n_species"}, p.species_Z.empty() ? 1 : static_cast<int>(p.species_Z.size()));
+  if (p.species_Z.empty() && n_species != 1)
+    throw Error(o.context() + ": n_species=" + std::to_string(n_species) + " needs species_Z={...} with as many entries");
   if (!p.species_Z.empty() && n_species != static_cast<int>(p.species_Z.size()))
     throw Error(o.context() + ": n_species=" + std::to_string(n_species) + " but species_Z has " +
                 std::to_string(p.species_Z.size()) + " entries");
