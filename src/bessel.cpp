@@ -30,7 +30,7 @@ void ScaledBesselI::compute(double alpha, double r, double ra, double* g) const 
   const int n = count_;
   if (n == 0) return;
   const double x = 2.0 * alpha * r * ra;
-  if (x > 0.5 * n * n && x > n) {
+  if (x > n * n / 7.0 && x > n) {
     const double em = std::exp(-alpha * (r - ra) * (r - ra)), ep = std::exp(-alpha * (r + ra) * (r + ra));
     double prev2 = 0.5 * (em + ep) / x;  // i_{-1}
     double prev1 = g[0] = 0.5 * (em - ep) / x;

@@ -4,10 +4,10 @@
 // Three regimes keep every l accurate (relative error ~1e-12 up to l = 51, tested against
 // 40-digit values in tests/python/test_bessel.py):
 //   x < 1            the positive power series of each i_l;
-//   1 <= x <= l²/2   the power series of the top two orders, then downward recursion
+//   1 <= x <= l²/7   the power series of the top two orders, then downward recursion
 //                    i_{l-1} = i_{l+1} + (2l+1)/x i_l (stable: i_l is the minimal solution);
-//   x > l²/2         QUIP's upward recursion from i_0, i_{-1} with the exponential folded in;
-//                    its error grows like exp(l²/x), so only where that stays below e².
+//   x > l²/7, x > l  QUIP's upward recursion from i_0, i_{-1} with the exponential folded in;
+//                    its error grows like exp(l²/x), so only where that stays below e⁷ ≈ 1e3.
 // (x = 2α r r_a.) Upward recursion alone, as QUIP does for every x, loses ~e^l of accuracy
 // when x is close to l: 1e-8 relative at l = 20, everything at l = 50.
 #pragma once
