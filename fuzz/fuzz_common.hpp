@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <typeinfo>
 
 #include "soapgap/error.hpp"
@@ -28,6 +29,13 @@ inline const std::filesystem::path& scratch_dir(const char* target) {
     std::filesystem::path d = base /
                               ("soapgap_fuzz_" + std::string(target) + "_" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
+    // removed at a normal exit (a crash leaves it for inspection); the path is copied to the heap
+    // so that the handler does not depend on the order of static destruction
+    static const std::string* to_remove = new std::string(d.string());
+    std::atexit([] {
+      std::error_code e;
+      std::filesystem::remove_all(*to_remove, e);
+    });
     return d;
   }();
   return dir;
