@@ -2,6 +2,7 @@
 // input bytes are written to a per-process temp file and read frame by frame. Every accepted
 // frame that ExtxyzWriter writes must read back unchanged (species, positions, cell, pbc), and
 // small frames also go through build_neighbour_list (cutoff 3 Å).
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -20,16 +21,6 @@ namespace {
 // extxyz-huge-natoms-oom / extxyz-huge-columns-oom: the atom count (<= 1e8) and the Properties
 // column widths (<= 9999) size the arrays before any atom line is read. Skips inputs with a line
 // that starts with an integer above 2000.
-bool large_count(const std::string& text);
-
-// extxyz-Z-string-column-null-write: a Properties column "Z:S:<n>" makes the reader write a
-// string into s.arrays["Z"].strings[i] of an array that was never sized.
-bool z_string_column(const std::string& text) {
-  for (size_t p = text.find("Z:S:"); p != std::string::npos; p = text.find("Z:S:", p + 1))
-    if (p == 0 || std::string(":=\"' \t").find(text[p - 1]) != std::string::npos) return true;
-  return false;
-}
-
 bool large_count(const std::string& text) {
   size_t pos = 0;
   while (pos < text.size()) {
@@ -45,6 +36,14 @@ bool large_count(const std::string& text) {
     }
     pos = eol + 1;
   }
+  return false;
+}
+
+// extxyz-Z-string-column-null-write: a Properties column "Z:S:<n>" makes the reader write a
+// string into s.arrays["Z"].strings[i] of an array that was never sized.
+bool z_string_column(const std::string& text) {
+  for (size_t p = text.find("Z:S:"); p != std::string::npos; p = text.find("Z:S:", p + 1))
+    if (p == 0 || std::string(":=\"' \t").find(text[p - 1]) != std::string::npos) return true;
   return false;
 }
 

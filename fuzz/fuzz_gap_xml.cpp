@@ -133,21 +133,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // gap_xml-kernel-model-unreadable (-zeta, -theta): read_gap_xml accepts zeta <= 0 and theta <= 0,
   // model_from_string does not.
+  if (fuzz::skip_known("gap_xml-kernel-model-unreadable"))
+    for (const auto& c : p.coordinates)
+      if (!(c.kernel.zeta > 0) || (c.kernel.theta.size() && !(c.kernel.theta.array() > 0).all())) return 0;
   // gap_xml-e0-Z-out-of-range: read_gap_xml keeps e0 for any Z >= 1, model_to_string refuses Z > 118.
-  {
-    if (fuzz::skip_known("gap_xml-kernel-model-unreadable"))
-      for (const auto& c : p.coordinates)
-        if (!(c.kernel.zeta > 0) || (c.kernel.theta.size() && !(c.kernel.theta.array() > 0).all())) return 0;
-    if (fuzz::skip_known("gap_xml-e0-Z-out-of-range"))
-      for (const auto& [z, v] : p.e0)
-        if (z > 118) return 0;
-    // gap_xml-label-invalid-utf8: XML attribute bytes go into metadata; nlohmann's dump() throws
-    // json::type_error (not soapgap::Error) on invalid UTF-8. Skip any non-ASCII metadata.
-    if (fuzz::skip_known("gap_xml-label-invalid-utf8"))
-      for (const auto& [k, v] : p.metadata)
-        for (unsigned char ch : k + v)
-          if (ch >= 0x80) return 0;
-  }
+  if (fuzz::skip_known("gap_xml-e0-Z-out-of-range"))
+    for (const auto& [z, v] : p.e0)
+      if (z > 118) return 0;
+  // gap_xml-label-invalid-utf8: XML attribute bytes go into metadata; nlohmann's dump() throws
+  // json::type_error (not soapgap::Error) on invalid UTF-8. Skip any non-ASCII metadata.
+  if (fuzz::skip_known("gap_xml-label-invalid-utf8"))
+    for (const auto& [k, v] : p.metadata)
+      for (unsigned char ch : k + v)
+        if (ch >= 0x80) return 0;
   std::string text;
   try {
     text = model_to_string(p);

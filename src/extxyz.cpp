@@ -254,6 +254,10 @@ std::optional<Structure> ExtxyzReader::next() {
   if (pos_col < 0 || cols[pos_col].width != 3 || cols[pos_col].type != 'R')
     throw Error(ctx + "field 'Properties' has no real 3-column 'pos'");
   if (species_col < 0 && z_col < 0) throw Error(ctx + "field 'Properties' has neither 'species' nor 'Z'");
+  if (species_col >= 0 && (cols[species_col].type != 'S' || cols[species_col].width != 1))
+    throw Error(ctx + "field 'Properties': column 'species' must be species:S:1");
+  if (z_col >= 0 && (cols[z_col].type == 'S' || cols[z_col].type == 'L' || cols[z_col].width != 1))
+    throw Error(ctx + "field 'Properties': column 'Z' must be Z:I:1 (atomic numbers)");
 
   {
     // every value of an atom line takes at least two bytes (a character and a separator): a count

@@ -203,6 +203,10 @@ TEST_CASE("extxyz errors name the file, frame, line and field") {
   CHECK_MESSAGE(e.find("field 'Z': '6.7' is not an atomic number") != std::string::npos, e);
   write_text(path, "1\nProperties=Z:I:1:pos:R:3\n6 0 0 0\n");
   CHECK(read_extxyz(path)[0].numbers[0] == 6);
+  write_text(path, "1\nProperties=species:S:1:pos:R:3:Z:S:1\nC 0 0 0 six\n");  // fuzz finding: wrote out of bounds
+  CHECK(error_of([&] { read_extxyz(path); }).find("column 'Z' must be Z:I:1") != std::string::npos);
+  write_text(path, "1\nProperties=species:S:2:pos:R:3\nC C 0 0 0\n");
+  CHECK(error_of([&] { read_extxyz(path); }).find("column 'species' must be species:S:1") != std::string::npos);
 
   // a file cut inside its last number is refused, not read as complete
   write_text(path, good + "2\nProperties=species:S:1:pos:R:3\nCu 0 0 0\nCu 1 1 1.2");
