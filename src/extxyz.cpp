@@ -264,10 +264,11 @@ std::optional<Structure> ExtxyzReader::next() {
     // the rest of the file cannot hold is refused before anything is allocated for it
     long long width = 0;
     for (const auto& c : cols) width += c.width;
-    const long long here = in_.tellg();
-    if (size_ >= 0 && here >= 0 && natoms * 2 * width > size_ - here)
+    const long long here = in_.tellg();  // -1 once the comment line ended the file: nothing left
+    const long long left = here >= 0 ? size_ - here : 0;
+    if (size_ >= 0 && natoms * 2 * width > left)
       throw Error(ctx0 + "the frame declares " + std::to_string(natoms) + " atoms but the file has only " +
-                  std::to_string(size_ - here) + " bytes left (truncated file or wrong atom count)");
+                  std::to_string(left) + " bytes left (truncated file or wrong atom count)");
   }
   s.positions.resize(natoms, 3);
   s.numbers.assign(natoms, 0);
