@@ -33,5 +33,6 @@ void set_threads(const Args& a);
 int cmd_fit(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_descriptor(int argc, char** argv);
+int cmd_kernel(int argc, char** argv);
 
 }  // namespace soapgap::cli

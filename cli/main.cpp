@@ -20,9 +20,10 @@ const char* kUsage =
     "  fit          fit a SOAP/2b/3b GAP from an extended-XYZ file (also accepts a gap_fit command line)\n"
     "  eval         predict energies, forces, virials (and predicted errors) and report errors\n"
     "  descriptor   write descriptors (and gradients) of an extended-XYZ file to .npy\n"
-    "  build-database, refine, validate, demo\n"
+    "  kernel       structure kernel or distance matrix (average, best-match, REMatch) to .npy\n"
+    "  build-database, refine, validate, demo, map, learn\n"
     "               Python workflows (reference database, active learning, validation report, the\n"
-    "               end-to-end demo): run by the soapgap Python package\n\n"
+    "               end-to-end demo, 2D maps, property learning): run by the soapgap Python package\n\n"
     "`soapgap <command> --help` describes each command.\n";
 }
 
@@ -56,7 +57,9 @@ int main(int argc, char** argv) {
     if (cmd == "fit") return soapgap::cli::cmd_fit(argc, argv);
     if (cmd == "eval") return soapgap::cli::cmd_eval(argc, argv);
     if (cmd == "descriptor") return soapgap::cli::cmd_descriptor(argc, argv);
-    if (cmd == "build-database" || cmd == "refine" || cmd == "validate" || cmd == "demo") return run_python(argc, argv);
+    if (cmd == "kernel") return soapgap::cli::cmd_kernel(argc, argv);
+    if (cmd == "build-database" || cmd == "refine" || cmd == "validate" || cmd == "demo" ||
+        cmd == "map" || cmd == "learn") return run_python(argc, argv);
     std::cerr << "soapgap: unknown command '" << cmd << "'\n\n" << kUsage;
     return 2;
   } catch (const soapgap::Error& e) {

@@ -3,9 +3,12 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+
+#include <cstdio>
 
 #include "soapgap/bessel.hpp"
 #include "soapgap/descriptor.hpp"
@@ -15,6 +18,7 @@
 #include "soapgap/gap_xml.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/potential.hpp"
+#include "soapgap/structure_kernel.hpp"
 
 namespace nb = nanobind;
 using namespace soapgap;
@@ -54,6 +58,23 @@ nb::dict descriptor_dict(DescriptorData&& d, bool grads) {
     out["grad_cutoff"] = nb::cast(RowMatrixXd(d.grad_cutoff));
   }
   return out;
+}
+
+StructureKernelSettings kernel_settings(const std::string& kind, int zeta, bool normalise, double gamma, double tolerance,
+                                        int max_iterations) {
+  StructureKernelSettings st;
+  st.kind = StructureKernelSettings::parse_kind(kind);
+  st.zeta = zeta;
+  st.normalise = normalise;
+  st.rematch = {gamma, tolerance, max_iterations};
+  return st;
+}
+
+// Progress on stderr from C++ (the kernel loop runs without the GIL).
+void print_progress(long long done, long long total) {
+  std::fprintf(stderr, "\rstructure kernel: %lld / %lld pairs (%.0f %%)%s", done, total, 100.0 * done / std::max(total, 1LL),
+               done == total ? "\n" : "");
+  std::fflush(stderr);
 }
 
 }  // namespace
@@ -200,4 +221,40 @@ NB_MODULE(_soapgap, m) {
         }
         return d;
       }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = false);
+
+  // Structure kernels (similarity layer).
+  nb::class_<EnvironmentSet>(m, "EnvironmentSet")
+      .def_prop_ro("size", &EnvironmentSet::size)
+      .def_ro("descriptor", &EnvironmentSet::descriptor)
+      .def_prop_ro("rows", [](const EnvironmentSet& e) { return e.rows; })
+      .def_prop_ro("offset", [](const EnvironmentSet& e) { return std::vector<long long>(e.offset.begin(), e.offset.end()); });
+  m.def("default_similarity_descriptor", &default_similarity_descriptor, nb::arg("a"), nb::arg("b") = std::vector<Structure>{});
+  m.def("environment_set", [](const Descriptor& d, const std::vector<Structure>& structures) {
+    nb::gil_scoped_release release;
+    return environment_set(d, structures);
+  }, nb::arg("descriptor"), nb::arg("structures"));
+  m.def("structure_kernel_matrix", [](const EnvironmentSet& a, std::optional<const EnvironmentSet*> b, const std::string& kind,
+                                      int zeta, bool normalise, double gamma, double tolerance, int max_iterations, bool progress) {
+    const StructureKernelSettings st = kernel_settings(kind, zeta, normalise, gamma, tolerance, max_iterations);
+    nb::gil_scoped_release release;
+    return structure_kernel_matrix(a, b ? *b : nullptr, st, progress ? Progress(print_progress) : Progress());
+  }, nb::arg("a"), nb::arg("b").none(), nb::arg("kind"), nb::arg("zeta"), nb::arg("normalise"), nb::arg("gamma"),
+     nb::arg("tolerance"), nb::arg("max_iterations"), nb::arg("progress"));
+  // the reductions on a given environment kernel matrix, for tests against scipy and DScribe
+  m.def("_structure_kernel_value", [](const RowMatrixXd& C, const std::string& kind, double gamma, double tolerance,
+                                      int max_iterations) {
+    return structure_kernel_value(C, kernel_settings(kind, 1, false, gamma, tolerance, max_iterations));
+  });
+  m.def("_linear_sum_assignment", &linear_sum_assignment);
+  m.def("_rematch", [](const RowMatrixXd& C, double gamma, double tolerance, int max_iterations) {
+    const RematchSettings st{gamma, tolerance, max_iterations};
+    const RematchResult r = rematch(C, st);
+    nb::dict d;
+    d["value"] = r.value;
+    d["plan"] = rematch_plan(C, st);
+    d["iterations"] = r.iterations;
+    d["log_domain"] = r.log_domain;
+    d["marginal_error"] = r.marginal_error;
+    return d;
+  });
 }

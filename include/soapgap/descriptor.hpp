@@ -36,6 +36,9 @@ class Descriptor {
   virtual double cutoff() const = 0;
   // QUIP-style string that reconstructs this descriptor exactly.
   virtual std::string to_string() const = 0;
+  // Species whose neighbours the descriptor sees; empty if it sees every species. Used to refuse
+  // structures a similarity measure would silently misrepresent.
+  virtual std::vector<int> neighbour_species() const { return {}; }
   virtual DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const = 0;
   // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
   // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds

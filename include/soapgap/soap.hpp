@@ -39,6 +39,7 @@ class Soap final : public Descriptor {
   int dimension() const override { return dim_; }
   double cutoff() const override { return p_.cutoff; }
   std::string to_string() const override;
+  std::vector<int> neighbour_species() const override { return p_.species_Z; }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,

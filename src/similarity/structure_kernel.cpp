@@ -1,0 +1,227 @@
+#include "soapgap/structure_kernel.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+
+#include "soapgap/error.hpp"
+#include "soapgap/parallel.hpp"
+
+namespace soapgap {
+
+StructureKernelSettings::Kind StructureKernelSettings::parse_kind(const std::string& name) {
+  if (name == "average") return Kind::Average;
+  if (name == "sum") return Kind::Sum;
+  if (name == "best-match" || name == "best_match" || name == "bestmatch") return Kind::BestMatch;
+  if (name == "rematch") return Kind::Rematch;
+  throw Error("structure kernel: unknown kind '" + name + "' (average, sum, best-match or rematch)");
+}
+
+std::string default_similarity_descriptor(const std::vector<Structure>& a, const std::vector<Structure>& b) {
+  std::vector<int> species;
+  for (const auto* set : {&a, &b})
+    for (const Structure& s : *set) species.insert(species.end(), s.numbers.begin(), s.numbers.end());
+  std::sort(species.begin(), species.end());
+  species.erase(std::unique(species.begin(), species.end()), species.end());
+  std::string text = "soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5 cutoff_transition_width=1";
+  if (species.size() > 1) {
+    text += " n_species=" + std::to_string(species.size()) + " species_Z={";
+    for (size_t k = 0; k < species.size(); ++k) text += (k ? " " : "") + std::to_string(species[k]);
+    text += "}";
+  }
+  return text;
+}
+
+EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>& structures) {
+  const std::vector<int> covered = d.neighbour_species();
+  std::vector<RowMatrixXd> values(structures.size());
+  ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic)
+  for (long s = 0; s < static_cast<long>(structures.size()); ++s)
+    errors.run([&] {
+      const Structure& st = structures[s];
+      st.validate();
+      if (st.size() == 0) throw Error(st.where() + ": an empty structure has no environments to compare");
+      if (!covered.empty())
+        for (int z : st.numbers)
+          if (std::find(covered.begin(), covered.end(), z) == covered.end())
+            throw Error(st.where() + ": species " + chemical_symbol(z) + " is not among the descriptor's species_Z (" +
+                        d.to_string() + ")");
+      RowMatrixXd v = d.compute(st, build_neighbour_list(st, d.cutoff()), false).values;
+      if (v.rows() == 0) throw Error(st.where() + ": the descriptor finds no environment (no centre atom of its Z)");
+      for (Eigen::Index e = 0; e < v.rows(); ++e) {
+        const double norm = v.row(e).norm();
+        if (!(norm > 0) || !std::isfinite(norm))
+          throw Error(st.where() + ": environment " + std::to_string(e) + " has a zero or non-finite descriptor");
+        v.row(e) /= norm;
+      }
+      values[s] = std::move(v);
+    });
+  errors.rethrow();
+  EnvironmentSet set;
+  set.descriptor = d.to_string();
+  Eigen::Index total = 0;
+  for (const auto& v : values) set.offset.push_back(total += v.rows());
+  set.rows.resize(total, d.dimension());
+  for (size_t s = 0; s < values.size(); ++s) set.rows.middleRows(set.offset[s], values[s].rows()) = values[s];
+  return set;
+}
+
+namespace {
+
+using Kind = StructureKernelSettings::Kind;
+
+void raise_to_zeta(RowMatrixXd& C, int zeta) {
+  if (zeta == 1) return;
+  const RowMatrixXd base = C;
+  for (int k = 1; k < zeta; ++k) C.array() *= base.array();
+}
+
+void check_settings(const StructureKernelSettings& s) {
+  if (s.zeta < 1) throw Error("structure kernel: zeta must be a positive integer, got " + std::to_string(s.zeta));
+  if (s.kind == Kind::Rematch) {
+    if (!(s.rematch.gamma > 0) || !std::isfinite(s.rematch.gamma))
+      throw Error("structure kernel: REMatch gamma must be a positive number, got " + std::to_string(s.rematch.gamma));
+    if (!(s.rematch.tolerance > 0)) throw Error("structure kernel: REMatch tolerance must be positive");
+    if (s.rematch.max_iterations < 1) throw Error("structure kernel: REMatch iteration cap must be at least 1");
+  }
+}
+
+// Blocks of consecutive structures holding about `target` environments each.
+std::vector<int> block_starts(const EnvironmentSet& set, Eigen::Index target) {
+  std::vector<int> starts{0};
+  Eigen::Index in_block = 0;
+  for (int s = 0; s < set.size(); ++s) {
+    if (in_block > 0 && in_block + set.count(s) > target) {
+      starts.push_back(s);
+      in_block = 0;
+    }
+    in_block += set.count(s);
+  }
+  starts.push_back(set.size());
+  return starts;
+}
+
+Eigen::VectorXd self_values(const EnvironmentSet& set, const StructureKernelSettings& st) {
+  Eigen::VectorXd diag(set.size());
+  ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic)
+  for (int s = 0; s < set.size(); ++s)
+    errors.run([&] {
+      const auto X = set.rows.middleRows(set.offset[s], set.count(s));
+      RowMatrixXd C = X * X.transpose();
+      raise_to_zeta(C, st.zeta);
+      diag[s] = structure_kernel_value(C, st);
+    });
+  errors.rethrow();
+  return diag;
+}
+
+// zeta = 1 average/sum: Σ_ij x̂_i·ŷ_j = (Σ_i x̂_i)·(Σ_j ŷ_j), so one product of summed rows.
+RowMatrixXd linear_average(const EnvironmentSet& A, const EnvironmentSet& B, Kind kind) {
+  auto sums = [kind](const EnvironmentSet& set) {
+    RowMatrixXd S(set.size(), set.rows.cols());
+    for (int s = 0; s < set.size(); ++s) {
+      S.row(s) = set.rows.middleRows(set.offset[s], set.count(s)).colwise().sum();
+      if (kind == Kind::Average) S.row(s) /= static_cast<double>(set.count(s));
+    }
+    return S;
+  };
+  const RowMatrixXd SA = sums(A), SB = &A == &B ? SA : sums(B);
+  return SA * SB.transpose();
+}
+
+}  // namespace
+
+double structure_kernel_value(const RowMatrixXd& C, const StructureKernelSettings& st) {
+  const Eigen::Index n = C.rows(), m = C.cols();
+  switch (st.kind) {
+    case Kind::Average:
+      return C.mean();
+    case Kind::Sum:
+      return C.sum();
+    case Kind::BestMatch: {
+      // maximise Σ C over an assignment of the smaller set into the larger
+      const bool wide = n <= m;
+      const RowMatrixXd cost = wide ? RowMatrixXd(-C) : RowMatrixXd(-C.transpose());
+      const std::vector<int> col = linear_sum_assignment(cost);
+      double total = 0;
+      for (size_t i = 0; i < col.size(); ++i) total -= cost(static_cast<Eigen::Index>(i), col[i]);
+      return total / static_cast<double>(std::max(n, m));
+    }
+    case Kind::Rematch:
+      return rematch(C, st.rematch).value;
+  }
+  return 0;
+}
+
+RowMatrixXd structure_kernel_matrix(const EnvironmentSet& A, const EnvironmentSet* B_in, const StructureKernelSettings& st,
+                                    const Progress& progress) {
+  check_settings(st);
+  const bool symmetric = B_in == nullptr;
+  const EnvironmentSet& B = symmetric ? A : *B_in;
+  if (B.descriptor != A.descriptor)
+    throw Error("structure kernel: the two sets were described with different settings:\n  " + A.descriptor + "\n  " +
+                B.descriptor);
+  if (A.size() == 0 || B.size() == 0) throw Error("structure kernel: an empty set of structures");
+  const int nA = A.size(), nB = B.size();
+  RowMatrixXd K(nA, nB);
+
+  if (st.zeta == 1 && (st.kind == Kind::Average || st.kind == Kind::Sum)) {
+    K = linear_average(A, B, st.kind);
+    if (progress) progress(static_cast<long long>(nA) * nB, static_cast<long long>(nA) * nB);
+  } else {
+    // Tiles of ~1024 x 1024 environments: one matrix product each, then the per-pair reductions.
+    const std::vector<int> ia = block_starts(A, 1024), ib = symmetric ? ia : block_starts(B, 1024);
+    std::vector<std::pair<int, int>> tiles;
+    for (size_t I = 0; I + 1 < ia.size(); ++I)
+      for (size_t J = symmetric ? I : 0; J + 1 < ib.size(); ++J) tiles.emplace_back(I, J);
+    const long long total = symmetric ? static_cast<long long>(nA) * (nA + 1) / 2 : static_cast<long long>(nA) * nB;
+    std::atomic<long long> done{0};
+    auto last = std::chrono::steady_clock::now();
+    ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic)
+    for (long t = 0; t < static_cast<long>(tiles.size()); ++t)
+      errors.run([&] {
+        const auto [I, J] = tiles[t];
+        const int a0 = ia[I], a1 = ia[I + 1], b0 = ib[J], b1 = ib[J + 1];
+        const Eigen::Index ra = A.offset[a0], rb = B.offset[b0];
+        RowMatrixXd E = A.rows.middleRows(ra, A.offset[a1] - ra) * B.rows.middleRows(rb, B.offset[b1] - rb).transpose();
+        raise_to_zeta(E, st.zeta);
+        long long pairs = 0;
+        for (int a = a0; a < a1; ++a)
+          for (int b = (symmetric && I == J) ? a : b0; b < b1; ++b) {
+            const RowMatrixXd C = E.block(A.offset[a] - ra, B.offset[b] - rb, A.count(a), B.count(b));
+            try {
+              K(a, b) = structure_kernel_value(C, st);
+            } catch (const Error& e) {
+              throw Error("structure kernel between structure " + std::to_string(a) + " and " + std::to_string(b) + ": " +
+                          e.what());
+            }
+            if (symmetric) K(b, a) = K(a, b);
+            ++pairs;
+          }
+        done += pairs;
+        if (progress && omp_get_thread_num() == 0) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last > std::chrono::seconds(2)) {
+            last = now;
+            progress(done.load(), total);
+          }
+        }
+      });
+    errors.rethrow();
+    if (progress) progress(total, total);
+  }
+  if (st.normalise) {
+    const Eigen::VectorXd dA = self_values(A, st), dB = symmetric ? dA : self_values(B, st);
+    for (int a = 0; a < nA; ++a)
+      for (int b = 0; b < nB; ++b) K(a, b) /= std::sqrt(dA[a] * dB[b]);
+  }
+  return K;
+}
+
+}  // namespace soapgap
