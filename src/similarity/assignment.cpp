@@ -105,7 +105,7 @@ double log_sum_exp(const Eigen::Ref<const Eigen::VectorXd>& x) {
 
 // Sinkhorn sweeps v = (1/m)/(Kᵀu), u = (1/n)/(Kv) on K itself. Cheap, but u, v can under/
 // overflow for small gamma: returns false then (the caller switches to the log domain).
-bool sinkhorn_plain(const RowMatrixXd& K, const RematchSettings& s, int sweeps, Scaling& out) {
+bool sinkhorn_plain(const RowMatrixXd& K, double tol, int sweeps, Scaling& out) {
   const Eigen::Index n = K.rows(), m = K.cols();
   Eigen::VectorXd u = Eigen::VectorXd::Constant(n, 1.0 / n), v(m), Kv(n);
   double err = 0;
@@ -116,17 +116,18 @@ bool sinkhorn_plain(const RowMatrixXd& K, const RematchSettings& s, int sweeps, 
     Kv.noalias() = K * v;
     if (!v.allFinite() || !Kv.allFinite() || (Kv.array() <= 0).any() || (v.array() <= 0).any()) return false;
     err = (u.array() * Kv.array() - 1.0 / n).abs().sum();
-    if (err < s.tolerance) break;
+    if (err < tol) break;
     u = (1.0 / n) / Kv.array();
   }
-  out = {u.array().log(), v.array().log(), err < s.tolerance, false, it, err};
+  out = {u.array().log(), v.array().log(), err < tol, false, it, err};
   return true;
 }
 
-// The same sweeps on a = log u, b = log v: stable for any gamma.
-Scaling sinkhorn_log(const RowMatrixXd& logK, const RematchSettings& s, int sweeps) {
+// The same sweeps on a = log u, b = log v: stable for any gamma. Starts from sc.a if set.
+void sinkhorn_log(const RowMatrixXd& logK, double tol, int sweeps, Scaling& sc) {
   const Eigen::Index n = logK.rows(), m = logK.cols();
-  Eigen::VectorXd a = Eigen::VectorXd::Constant(n, -std::log(double(n))), b(m), lse(n);
+  Eigen::VectorXd a = sc.a.size() == n ? sc.a : Eigen::VectorXd::Constant(n, -std::log(double(n)));
+  Eigen::VectorXd b(m), lse(n);
   double err = 0;
   int it = 0;
   while (it < sweeps) {
@@ -134,10 +135,10 @@ Scaling sinkhorn_log(const RowMatrixXd& logK, const RematchSettings& s, int swee
     for (Eigen::Index j = 0; j < m; ++j) b[j] = -std::log(double(m)) - log_sum_exp(logK.col(j) + a);
     for (Eigen::Index i = 0; i < n; ++i) lse[i] = log_sum_exp(logK.row(i).transpose() + b);
     err = ((a + lse).array().exp() - 1.0 / n).abs().sum();
-    if (err < s.tolerance) break;
+    if (err < tol) break;
     a = -std::log(double(n)) - lse.array();
   }
-  return {a, b, err < s.tolerance, true, it, err};
+  sc = {a, b, err < tol, true, sc.iterations + it, err};
 }
 
 // Sinkhorn converges linearly, and slowly for small gamma when groups of environments are
@@ -145,7 +146,7 @@ Scaling sinkhorn_log(const RowMatrixXd& logK, const RematchSettings& s, int swee
 //   Φ(a, b) = Σ_i a_i/n + Σ_j b_j/m − Σ_ij exp(logK_ij + a_i + b_j)
 // converges quadratically; with b_m fixed (Φ is invariant under a + t, b − t) its negative
 // Hessian [[diag(P1), P], [Pᵀ, diag(Pᵀ1)]] is positive definite. Backtracking line search.
-void newton(const RowMatrixXd& logK, const RematchSettings& s, int steps, Scaling& sc) {
+void newton(const RowMatrixXd& logK, double tol, int steps, Scaling& sc) {
   const Eigen::Index n = logK.rows(), m = logK.cols(), k = n + m - 1;
   auto plan = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
     return RowMatrixXd(((logK.colwise() + a).rowwise() + b.transpose()).array().exp());
@@ -165,7 +166,7 @@ void newton(const RowMatrixXd& logK, const RematchSettings& s, int steps, Scalin
       const RowMatrixXd Q = plan(sc.a, b);
       const double err = (Q.rowwise().sum().array() - 1.0 / n).abs().sum();
       sc.marginal_error = err;
-      if (err < s.tolerance && Q.allFinite()) {
+      if (err < tol && Q.allFinite()) {
         sc.b = b;
         sc.converged = true;
         return;
@@ -179,9 +180,11 @@ void newton(const RowMatrixXd& logK, const RematchSettings& s, int steps, Scalin
     H.bottomRightCorner(m - 1, m - 1).diagonal() = c.head(m - 1);
     H.topRightCorner(n, m - 1) = P.leftCols(m - 1);
     H.bottomLeftCorner(m - 1, n) = P.leftCols(m - 1).transpose();
+    H.diagonal().array() += 1e-14 * H.diagonal().maxCoeff();  // rows whose mass underflowed
     const Eigen::VectorXd step = H.ldlt().solve(g);
     if (!step.allFinite()) return;
     const double slope = g.dot(step);
+    const double gnorm = (r.array() - 1.0 / n).abs().sum() + (c.array() - 1.0 / m).abs().sum();
     double t = 1;
     bool moved = false;
     for (int halving = 0; halving < 40; ++halving, t *= 0.5) {
@@ -189,7 +192,9 @@ void newton(const RowMatrixXd& logK, const RematchSettings& s, int steps, Scalin
       b.head(m - 1) += t * step.tail(m - 1);
       RowMatrixXd Pt = plan(a, b);
       const double phit = dual(a, b, Pt);
-      if (std::isfinite(phit) && phit >= phi + 1e-4 * t * slope) {
+      // Near the solution the gain in Φ drops below its round-off: accept a smaller gradient too.
+      const double gt = (Pt.rowwise().sum().array() - 1.0 / n).abs().sum() + (Pt.colwise().sum().array() - 1.0 / m).abs().sum();
+      if (std::isfinite(phit) && (phit >= phi + 1e-4 * t * slope || gt < 0.5 * gnorm)) {
         sc.a = a;
         sc.b = b;
         P = std::move(Pt);
@@ -206,14 +211,32 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
   check_gamma(s);
   if (C.rows() == 0 || C.cols() == 0) throw Error("rematch: a structure without environments");
   if (!C.allFinite()) throw Error("rematch: the environment kernel has a NaN or infinite entry");
-  const RowMatrixXd logK = (C.array() - 1.0) / s.gamma;
-  // Sinkhorn first (a few hundred sweeps), Newton on what is left.
-  const int sweeps = std::min(s.max_iterations, 300);
+  // Annealing (epsilon scaling): solve for gamma_k = 10^k gamma from the largest k with
+  // range(C)/gamma_k <= 30 down to k = 0, each warm-started from the last (the dual potentials
+  // f = gamma a carry over). Each stage: Sinkhorn sweeps, then Newton on what is left.
+  const double range = C.maxCoeff() - C.minCoeff();
+  std::vector<double> gammas{s.gamma};
+  while (range / gammas.back() > 30 && gammas.size() < 12) gammas.push_back(gammas.back() * 10);
+  std::reverse(gammas.begin(), gammas.end());
   Scaling sc;
-  // exp(logK) stays a normal double, and the scalings bounded, while -logK < ~600.
-  const bool plain = -logK.minCoeff() < 600 && sinkhorn_plain(logK.array().exp().matrix(), s, sweeps, sc);
-  if (!plain) sc = sinkhorn_log(logK, s, sweeps);
-  if (!sc.converged) newton(logK, s, s.max_iterations - sc.iterations, sc);
+  RowMatrixXd logK;
+  for (size_t k = 0; k < gammas.size(); ++k) {
+    const bool last = k + 1 == gammas.size();
+    const double tol = last ? s.tolerance : std::max(s.tolerance, 1e-6);
+    const int budget = s.max_iterations - sc.iterations;
+    if (budget <= 0) break;
+    if (k > 0) {
+      sc.a *= gammas[k - 1] / gammas[k];
+      sc.b *= gammas[k - 1] / gammas[k];
+    }
+    logK = (C.array() - 1.0) / gammas[k];
+    // exp(logK) stays a normal double, and the scalings bounded, while -logK < ~600.
+    if (!(k == 0 && -logK.minCoeff() < 600 && sinkhorn_plain(logK.array().exp().matrix(), tol, std::min(budget, 300), sc)))
+      sinkhorn_log(logK, tol, std::min(budget, k == 0 ? 300 : 50), sc);
+    if (!sc.converged) newton(logK, tol, s.max_iterations - sc.iterations, sc);
+    if (!sc.converged) break;
+    sc.converged = last;
+  }
   if (!sc.converged) not_converged(s, sc.marginal_error, static_cast<int>(C.rows()), static_cast<int>(C.cols()));
   if (info) *info = sc;
   return ((logK.colwise() + sc.a).rowwise() + sc.b.transpose()).array().exp();
