@@ -211,6 +211,19 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
   check_gamma(s);
   if (C.rows() == 0 || C.cols() == 0) throw Error("rematch: a structure without environments");
   if (!C.allFinite()) throw Error("rematch: the environment kernel has a NaN or infinite entry");
+  Scaling sc;
+  RowMatrixXd logK = (C.array() - 1.0) / s.gamma;
+  // exp(logK) stays a normal double, and the scalings bounded, while -logK < ~600.
+  // Most pairs: plain Sinkhorn at the requested gamma converges in tens of sweeps; if it stalls,
+  // Newton from where it stopped. Only if that fails, or exp(logK) would underflow, anneal.
+  if (-logK.minCoeff() < 600 && sinkhorn_plain(logK.array().exp().matrix(), s.tolerance, std::min(s.max_iterations, 300), sc)) {
+    if (!sc.converged) newton(logK, s.tolerance, s.max_iterations - sc.iterations, sc);
+    if (sc.converged) {
+      if (info) *info = sc;
+      return ((logK.colwise() + sc.a).rowwise() + sc.b.transpose()).array().exp();
+    }
+  }
+  sc = {};
   // Annealing (epsilon scaling): solve for gamma_k = 10^k gamma from the largest k with
   // range(C)/gamma_k <= 30 down to k = 0, each warm-started from the last (the dual potentials
   // f = gamma a carry over). Each stage: Sinkhorn sweeps, then Newton on what is left.
@@ -218,8 +231,6 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
   std::vector<double> gammas{s.gamma};
   while (range / gammas.back() > 30 && gammas.size() < 12) gammas.push_back(gammas.back() * 10);
   std::reverse(gammas.begin(), gammas.end());
-  Scaling sc;
-  RowMatrixXd logK;
   for (size_t k = 0; k < gammas.size(); ++k) {
     const bool last = k + 1 == gammas.size();
     const double tol = last ? s.tolerance : std::max(s.tolerance, 1e-6);
@@ -230,9 +241,7 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
       sc.b *= gammas[k - 1] / gammas[k];
     }
     logK = (C.array() - 1.0) / gammas[k];
-    // exp(logK) stays a normal double, and the scalings bounded, while -logK < ~600.
-    if (!(k == 0 && -logK.minCoeff() < 600 && sinkhorn_plain(logK.array().exp().matrix(), tol, std::min(budget, 300), sc)))
-      sinkhorn_log(logK, tol, std::min(budget, k == 0 ? 300 : 50), sc);
+    sinkhorn_log(logK, tol, std::min(budget, k == 0 ? 300 : 50), sc);
     if (!sc.converged) newton(logK, tol, s.max_iterations - sc.iterations, sc);
     if (!sc.converged) break;
     sc.converged = last;

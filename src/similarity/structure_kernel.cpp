@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 
@@ -73,6 +72,20 @@ EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>
 namespace {
 
 using Kind = StructureKernelSettings::Kind;
+
+// E = X Yᵀ with the BLAS (the reference dgemm interface; column-major views of row-major data).
+extern "C" void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                       const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
+                       const double* beta, double* c, const int* ldc);
+
+void environment_products(const Eigen::Ref<const RowMatrixXd>& X, const Eigen::Ref<const RowMatrixXd>& Y, RowMatrixXd& E) {
+  E.resize(X.rows(), Y.rows());
+  const int nx = static_cast<int>(X.rows()), ny = static_cast<int>(Y.rows()), d = static_cast<int>(X.cols());
+  const int ldx = static_cast<int>(X.outerStride()), ldy = static_cast<int>(Y.outerStride());
+  const double one = 1, zero = 0;
+  // row-major E (nx x ny) is column-major Eᵀ (ny x nx) = Y Xᵀ: Y is column-major d x ny seen transposed
+  dgemm_("T", "N", &ny, &nx, &d, &one, Y.data(), &ldy, X.data(), &ldx, &zero, E.data(), &ny);
+}
 
 void raise_to_zeta(RowMatrixXd& C, int zeta) {
   if (zeta == 1) return;
@@ -174,46 +187,43 @@ RowMatrixXd structure_kernel_matrix(const EnvironmentSet& A, const EnvironmentSe
     K = linear_average(A, B, st.kind);
     if (progress) progress(static_cast<long long>(nA) * nB, static_cast<long long>(nA) * nB);
   } else {
-    // Tiles of ~1024 x 1024 environments: one matrix product each, then the per-pair reductions.
-    const std::vector<int> ia = block_starts(A, 1024), ib = symmetric ? ia : block_starts(B, 1024);
-    std::vector<std::pair<int, int>> tiles;
-    for (size_t I = 0; I + 1 < ia.size(); ++I)
-      for (size_t J = symmetric ? I : 0; J + 1 < ib.size(); ++J) tiles.emplace_back(I, J);
+    // Tiles of ~2048 x 2048 environments: one BLAS matrix product each (threaded by the BLAS),
+    // then the per-pair reductions in parallel (OpenMP).
+    const std::vector<int> ia = block_starts(A, 2048), ib = symmetric ? ia : block_starts(B, 2048);
     const long long total = symmetric ? static_cast<long long>(nA) * (nA + 1) / 2 : static_cast<long long>(nA) * nB;
-    std::atomic<long long> done{0};
+    long long done = 0;
     auto last = std::chrono::steady_clock::now();
+    RowMatrixXd E;
     ExceptionCollector errors;
-#pragma omp parallel for schedule(dynamic)
-    for (long t = 0; t < static_cast<long>(tiles.size()); ++t)
-      errors.run([&] {
-        const auto [I, J] = tiles[t];
+    for (size_t I = 0; I + 1 < ia.size(); ++I)
+      for (size_t J = symmetric ? I : 0; J + 1 < ib.size(); ++J) {
         const int a0 = ia[I], a1 = ia[I + 1], b0 = ib[J], b1 = ib[J + 1];
         const Eigen::Index ra = A.offset[a0], rb = B.offset[b0];
-        RowMatrixXd E = A.rows.middleRows(ra, A.offset[a1] - ra) * B.rows.middleRows(rb, B.offset[b1] - rb).transpose();
+        environment_products(A.rows.middleRows(ra, A.offset[a1] - ra), B.rows.middleRows(rb, B.offset[b1] - rb), E);
         raise_to_zeta(E, st.zeta);
-        long long pairs = 0;
+        const bool diagonal = symmetric && I == J;
+#pragma omp parallel for schedule(dynamic)
         for (int a = a0; a < a1; ++a)
-          for (int b = (symmetric && I == J) ? a : b0; b < b1; ++b) {
-            const RowMatrixXd C = E.block(A.offset[a] - ra, B.offset[b] - rb, A.count(a), B.count(b));
-            try {
-              K(a, b) = structure_kernel_value(C, st);
-            } catch (const Error& e) {
-              throw Error("structure kernel between structure " + std::to_string(a) + " and " + std::to_string(b) + ": " +
-                          e.what());
+          errors.run([&] {
+            for (int b = diagonal ? a : b0; b < b1; ++b) {
+              const RowMatrixXd C = E.block(A.offset[a] - ra, B.offset[b] - rb, A.count(a), B.count(b));
+              try {
+                K(a, b) = structure_kernel_value(C, st);
+              } catch (const Error& e) {
+                throw Error("structure kernel between structure " + std::to_string(a) + " and " + std::to_string(b) +
+                            ": " + e.what());
+              }
+              if (symmetric) K(b, a) = K(a, b);
             }
-            if (symmetric) K(b, a) = K(a, b);
-            ++pairs;
-          }
-        done += pairs;
-        if (progress && omp_get_thread_num() == 0) {
-          const auto now = std::chrono::steady_clock::now();
-          if (now - last > std::chrono::seconds(2)) {
-            last = now;
-            progress(done.load(), total);
-          }
+          });
+        errors.rethrow();
+        done += diagonal ? static_cast<long long>(a1 - a0) * (a1 - a0 + 1) / 2 : static_cast<long long>(a1 - a0) * (b1 - b0);
+        const auto now = std::chrono::steady_clock::now();
+        if (progress && now - last > std::chrono::seconds(2)) {
+          last = now;
+          progress(done, total);
         }
-      });
-    errors.rethrow();
+      }
     if (progress) progress(total, total);
   }
   if (st.normalise) {
