@@ -3,6 +3,8 @@
     soapgap build-database --element Cu --reference emt --output db.xyz
     soapgap refine --database db.xyz --reference emt --workdir al_run --iterations 2
     soapgap validate --model model.json --reference emt --element Cu --held-out test.xyz --out report/
+    soapgap map --input db.xyz --kind rematch --colour config_type --output map/
+    soapgap learn --input qm7.xyz --property hof_pbe0_kcal_mol --kind average --learning-curve 100,1000 --output learn/
     soapgap demo
 
 The reference is any ASE calculator: `emt`, or `package.module:factory` (a zero-argument callable
@@ -125,6 +127,10 @@ def main(argv=None):
     v.add_argument("--out", default="validation_report")
     v.add_argument("--quick", action="store_true", help="smaller cells (tests)")
     v.set_defaults(fn=cmd_validate)
+
+    from .cli_similarity import add_parsers as add_similarity_parsers
+
+    add_similarity_parsers(sub)
 
     sub.add_parser("demo", help="the end-to-end EMT demo (python -m soapgap.demo; see its --help)")
 
