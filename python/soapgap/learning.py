@@ -52,6 +52,8 @@ class GPModel:
         if not self.scale > 0:
             raise ValueError("the training kernel has a non-positive diagonal")
         Kx = Kx / self.scale
+        # raises numpy.linalg.LinAlgError if K + lambda I is not positive definite (an indefinite
+        # best-match or REMatch kernel with too little regularisation)
         self.factor = scipy.linalg.cho_factor(Kx + regularisation * np.eye(len(y)), lower=True)
         self.alpha = scipy.linalg.cho_solve(self.factor, y)
         self.signal_variance = float(y @ self.alpha) / len(y)
@@ -82,14 +84,19 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
     for xi in exponents:
         for lam in regularisation:
             errors = []
-            for k in range(len(parts)):
-                val = parts[k]
-                fit = np.concatenate([parts[j] for j in range(len(parts)) if j != k])
-                m = GPModel(K[np.ix_(fit, fit)], y[fit], lam, xi, None if counts is None else counts[fit])
-                pred, _ = m.predict(K[np.ix_(val, fit)], None if counts is None else counts[val])
-                errors.append(np.abs(pred - y[val]))
-            table.append((xi, lam, float(np.mean(np.concatenate(errors)))))
+            try:
+                for k in range(len(parts)):
+                    val = parts[k]
+                    fit = np.concatenate([parts[j] for j in range(len(parts)) if j != k])
+                    m = GPModel(K[np.ix_(fit, fit)], y[fit], lam, xi, None if counts is None else counts[fit])
+                    pred, _ = m.predict(K[np.ix_(val, fit)], None if counts is None else counts[val])
+                    errors.append(np.abs(pred - y[val]))
+                table.append((xi, lam, float(np.mean(np.concatenate(errors)))))
+            except np.linalg.LinAlgError:  # K^xi + lam I not positive definite (REMatch, best-match)
+                table.append((xi, lam, float("inf")))
     best = min(table, key=lambda row: row[2])
+    if not np.isfinite(best[2]):
+        raise ValueError("no regularisation in the grid makes the kernel matrix positive definite")
     return best[0], best[1], table
 
 
@@ -112,7 +119,12 @@ def learn(K, y, train, test, counts=None, reference=None, regularisation=DEFAULT
     target = y - reference if reference is not None else y
     train, test = np.asarray(train), np.asarray(test)
     xi, lam, table = cross_validate(K, target, train, counts, regularisation, exponents, folds, seed)
-    model = GPModel(K[np.ix_(train, train)], target[train], lam, xi, None if counts is None else counts[train])
+    for xi, lam, _ in sorted(table, key=lambda row: row[2]):  # the best that factorises on all of train
+        try:
+            model = GPModel(K[np.ix_(train, train)], target[train], lam, xi, None if counts is None else counts[train])
+            break
+        except np.linalg.LinAlgError:
+            continue
     mean, std = model.predict(K[np.ix_(test, train)], None if counts is None else counts[test], np.diag(K)[test])
     if reference is not None:
         mean = mean + reference[test]
