@@ -238,6 +238,16 @@ def test_cli_kernel(tmp_path, cli):
     assert "structure pairs" in run.stderr
     K = np.load(out)
     assert np.allclose(K, structure_kernel(frames, kind="rematch", descriptor=DESC, zeta=2, gamma=0.05), atol=1e-12)
+    ase.io.write(tmp_path / "b.xyz", frames[:3], format="extxyz")
+    run = subprocess.run([cli, "kernel", "--input", str(tmp_path / "a.xyz"), "--against", str(tmp_path / "b.xyz"),
+                          "--descriptor", DESC, "--kind", "best-match", "--distance", "--quiet",
+                          "--output", str(tmp_path / "D.npy")], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    D = np.load(tmp_path / "D.npy")
+    assert D.shape == (10, 3)
+    # compared as D² = 2 − 2K: the square root magnifies round-off (and the file's 8 decimals) near D = 0
+    D_api = structure_kernel(frames, frames[:3], kind="best-match", descriptor=DESC, distance=True)
+    assert np.allclose(D ** 2, D_api ** 2, atol=1e-10)
     again = subprocess.run([cli, "kernel", "--input", str(tmp_path / "a.xyz"), "--output", str(out)],
                            capture_output=True, text=True)
     assert again.returncode != 0 and "exists" in again.stderr
