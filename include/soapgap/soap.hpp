@@ -5,6 +5,7 @@
 // P_l scaled by 1/sqrt(2l+1); off-diagonal channel pairs times sqrt(2); l fastest in the layout;
 // one trailing element (covariance_sigma0); unit normalised (libAtoms/GAP descriptors.F90, soap_calc).
 #pragma once
+#include <algorithm>
 #include "soapgap/bessel.hpp"
 #include "soapgap/descriptor.hpp"
 #include "soapgap/spherical_harmonics.hpp"
@@ -40,6 +41,9 @@ class Soap final : public Descriptor {
   double cutoff() const override { return p_.cutoff; }
   std::string to_string() const override;
   std::vector<int> neighbour_species() const override { return p_.species_Z; }
+  int environment_count(const Structure& s, const NeighbourList&) const override {
+    return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
+  }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,

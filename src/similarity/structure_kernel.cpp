@@ -36,10 +36,13 @@ std::string default_similarity_descriptor(const std::vector<Structure>& a, const
 
 EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>& structures) {
   const std::vector<int> covered = d.neighbour_species();
-  std::vector<RowMatrixXd> values(structures.size());
+  const long n = static_cast<long>(structures.size());
+  // Two passes, so the rows are allocated once (the descriptors of a large set are GBs):
+  // count the environments of each structure, then compute them into their block.
+  std::vector<Eigen::Index> count(n);
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
-  for (long s = 0; s < static_cast<long>(structures.size()); ++s)
+  for (long s = 0; s < n; ++s)
     errors.run([&] {
       const Structure& st = structures[s];
       st.validate();
@@ -49,23 +52,28 @@ EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>
           if (std::find(covered.begin(), covered.end(), z) == covered.end())
             throw Error(st.where() + ": species " + chemical_symbol(z) + " is not among the descriptor's species_Z (" +
                         d.to_string() + ")");
-      RowMatrixXd v = d.compute(st, build_neighbour_list(st, d.cutoff()), false).values;
-      if (v.rows() == 0) throw Error(st.where() + ": the descriptor finds no environment (no centre atom of its Z)");
-      for (Eigen::Index e = 0; e < v.rows(); ++e) {
-        const double norm = v.row(e).norm();
-        if (!(norm > 0) || !std::isfinite(norm))
-          throw Error(st.where() + ": environment " + std::to_string(e) + " has a zero or non-finite descriptor");
-        v.row(e) /= norm;
-      }
-      values[s] = std::move(v);
+      count[s] = d.environment_count(st, build_neighbour_list(st, d.cutoff()));
+      if (count[s] == 0) throw Error(st.where() + ": the descriptor finds no environment (no centre atom of its Z)");
     });
   errors.rethrow();
   EnvironmentSet set;
   set.descriptor = d.to_string();
-  Eigen::Index total = 0;
-  for (const auto& v : values) set.offset.push_back(total += v.rows());
-  set.rows.resize(total, d.dimension());
-  for (size_t s = 0; s < values.size(); ++s) set.rows.middleRows(set.offset[s], values[s].rows()) = values[s];
+  for (long s = 0; s < n; ++s) set.offset.push_back(set.offset.back() + count[s]);
+  set.rows.resize(set.offset.back(), d.dimension());
+#pragma omp parallel for schedule(dynamic)
+  for (long s = 0; s < n; ++s)
+    errors.run([&] {
+      const Structure& st = structures[s];
+      const RowMatrixXd v = d.compute(st, build_neighbour_list(st, d.cutoff()), false).values;
+      if (v.rows() != count[s]) throw Error(st.where() + ": environment count differs between passes (internal error)");
+      for (Eigen::Index e = 0; e < v.rows(); ++e) {
+        const double norm = v.row(e).norm();
+        if (!(norm > 0) || !std::isfinite(norm))
+          throw Error(st.where() + ": environment " + std::to_string(e) + " has a zero or non-finite descriptor");
+        set.rows.row(set.offset[s] + e) = v.row(e) / norm;
+      }
+    });
+  errors.rethrow();
   return set;
 }
 
