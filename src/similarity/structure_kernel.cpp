@@ -46,14 +46,14 @@ EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>
     errors.run([&] {
       const Structure& st = structures[s];
       st.validate();
-      if (st.size() == 0) throw Error(st.where() + ": an empty structure has no environments to compare");
+      if (st.size() == 0) throw Error(st.where() + "an empty structure has no environments to compare");
       if (!covered.empty())
         for (int z : st.numbers)
           if (std::find(covered.begin(), covered.end(), z) == covered.end())
-            throw Error(st.where() + ": species " + chemical_symbol(z) + " is not among the descriptor's species_Z (" +
+            throw Error(st.where() + "species " + chemical_symbol(z) + " is not among the descriptor's species_Z (" +
                         d.to_string() + ")");
       count[s] = d.environment_count(st, build_neighbour_list(st, d.cutoff()));
-      if (count[s] == 0) throw Error(st.where() + ": the descriptor finds no environment (no centre atom of its Z)");
+      if (count[s] == 0) throw Error(st.where() + "the descriptor finds no environment (no centre atom of its Z, or no pair or triplet of its species)");
     });
   errors.rethrow();
   EnvironmentSet set;
@@ -65,11 +65,11 @@ EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>
     errors.run([&] {
       const Structure& st = structures[s];
       const RowMatrixXd v = d.compute(st, build_neighbour_list(st, d.cutoff()), false).values;
-      if (v.rows() != count[s]) throw Error(st.where() + ": environment count differs between passes (internal error)");
+      if (v.rows() != count[s]) throw Error(st.where() + "environment count differs between passes (internal error)");
       for (Eigen::Index e = 0; e < v.rows(); ++e) {
         const double norm = v.row(e).norm();
         if (!(norm > 0) || !std::isfinite(norm))
-          throw Error(st.where() + ": environment " + std::to_string(e) + " has a zero or non-finite descriptor");
+          throw Error(st.where() + "environment " + std::to_string(e) + " has a zero or non-finite descriptor");
         set.rows.row(set.offset[s] + e) = v.row(e) / norm;
       }
     });

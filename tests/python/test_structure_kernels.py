@@ -257,3 +257,13 @@ def test_cli_kernel(tmp_path, cli):
         r = subprocess.run([cli, "kernel", "--input", str(tmp_path / "a.xyz"), "--output",
                             str(tmp_path / "x.npy"), *bad], capture_output=True, text=True)
         assert r.returncode == 1 and message in r.stderr, r.stderr
+
+
+def test_other_descriptors_through_the_same_interface():
+    frames = molecules()
+    for desc in ["distance_2b cutoff=4 Z1=1 Z2=6", "angle_3b cutoff=3 Z_center=6 Z1=1 Z2=1"]:
+        with_pair = [a for a in frames if 6 in a.numbers and list(a.numbers).count(1) >= 2]
+        K = structure_kernel(with_pair, kind="rematch", descriptor=desc, gamma=0.1)
+        assert np.allclose(np.diag(K), 1) and np.allclose(K, K.T)
+    with pytest.raises(ValueError, match="no environment"):
+        structure_kernel([molecule("H2O")], descriptor="distance_2b cutoff=4 Z1=1 Z2=6")
