@@ -146,9 +146,12 @@ void sinkhorn_log(const RowMatrixXd& logK, double tol, int sweeps, Scaling& sc) 
 //   Φ(a, b) = Σ_i a_i/n + Σ_j b_j/m − Σ_ij exp(logK_ij + a_i + b_j)
 // converges quadratically; with b_m fixed (Φ is invariant under a + t, b − t) its negative
 // Hessian [[diag(P1), P], [Pᵀ, diag(Pᵀ1)]] is positive definite. Backtracking line search.
-void newton(const RowMatrixXd& logK, double tol, int steps, Scaling& sc) {
+// K: exp(logK) when it is representable (then P = diag(e^a) K diag(e^b) costs n + m
+// exponentials instead of n m), else empty.
+void newton(const RowMatrixXd& logK, const RowMatrixXd& K, double tol, int steps, Scaling& sc) {
   const Eigen::Index n = logK.rows(), m = logK.cols(), k = n + m - 1;
   auto plan = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
+    if (K.size() > 0) return RowMatrixXd(a.array().exp().matrix().asDiagonal() * K * b.array().exp().matrix().asDiagonal());
     return RowMatrixXd(((logK.colwise() + a).rowwise() + b.transpose()).array().exp());
   };
   auto dual = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b, const RowMatrixXd& P) {
@@ -216,8 +219,10 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
   // exp(logK) stays a normal double, and the scalings bounded, while -logK < ~600.
   // Most pairs: plain Sinkhorn at the requested gamma converges in tens of sweeps; if it stalls,
   // Newton from where it stopped. Only if that fails, or exp(logK) would underflow, anneal.
-  if (-logK.minCoeff() < 600 && sinkhorn_plain(logK.array().exp().matrix(), s.tolerance, std::min(s.max_iterations, 300), sc)) {
-    if (!sc.converged) newton(logK, s.tolerance, s.max_iterations - sc.iterations, sc);
+  if (-logK.minCoeff() < 600) {
+    const RowMatrixXd K = logK.array().exp();
+    if (sinkhorn_plain(K, s.tolerance, std::min(s.max_iterations, 300), sc) && !sc.converged)
+      newton(logK, K, s.tolerance, s.max_iterations - sc.iterations, sc);
     if (sc.converged) {
       if (info) *info = sc;
       return ((logK.colwise() + sc.a).rowwise() + sc.b.transpose()).array().exp();
@@ -242,7 +247,7 @@ RowMatrixXd plan_from(const RowMatrixXd& C, const RematchSettings& s, Scaling* i
     }
     logK = (C.array() - 1.0) / gammas[k];
     sinkhorn_log(logK, tol, std::min(budget, k == 0 ? 300 : 50), sc);
-    if (!sc.converged) newton(logK, tol, s.max_iterations - sc.iterations, sc);
+    if (!sc.converged) newton(logK, RowMatrixXd(), tol, s.max_iterations - sc.iterations, sc);
     if (!sc.converged) break;
     sc.converged = last;
   }
