@@ -9,14 +9,17 @@ objects, offers an ASE calculator and keeps the Python API small:
     ...                             default_sigma=(0.002, 0.1, 0.05))
     >>> pot.save("model.json"); pot = soapgap.Potential.load("model.json")
     >>> atoms.calc = pot.calculator(); atoms.get_forces()
+    >>> K = soapgap.structure_kernel(frames, kind="rematch", gamma=0.1, zeta=2)  # whole-structure similarity
 """
 from ._soapgap import SoapgapError, read_extxyz as _read_extxyz
 from ._convert import to_structure, to_atoms
 from .descriptor import Descriptor
 from .potential import Potential
 from .calculator import SoapGapCalculator
+from .similarity import Environments, kernel_distance, structure_kernel
 
-__all__ = ["Descriptor", "Potential", "SoapGapCalculator", "SoapgapError", "read_extxyz", "to_structure", "to_atoms"]
+__all__ = ["Descriptor", "Environments", "Potential", "SoapGapCalculator", "SoapgapError", "kernel_distance",
+           "read_extxyz", "structure_kernel", "to_structure", "to_atoms"]
 __version__ = "0.1.0"
 
 

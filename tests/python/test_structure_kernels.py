@@ -9,7 +9,8 @@ from ase.build import bulk, molecule
 from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 from soapgap import _soapgap
-from soapgap.similarity import Environments, kernel_distance, structure_kernel
+from soapgap import structure_kernel
+from soapgap.similarity import Environments, kernel_distance
 
 MOLECULES = ["H2O", "CH4", "NH3", "C2H6", "CH3OH", "C2H4", "HCN", "CH3CHO", "CH3CH2OH", "CH3NO2"]
 DESC = "soap n_max=6 l_max=4 atom_sigma=0.5 cutoff=4 n_species=4 species_Z={1 6 7 8}"
