@@ -116,7 +116,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for label, r in results.items():
         print(f"| {label} | {r['mae']:.2f} | {r['rmse']:.2f} | {r['exponent']} | {r['regularisation']:.0e} | "
-              f"{r['coverage_1sigma']:.2f} |")
+              ("–" if r['coverage_1sigma'] is None else f"{r['coverage_1sigma']:.2f}") + " |")
     print("\nlearning curves (MAE kcal/mol, mean ± spread over splits):")
     print("| n_train | " + " | ".join(curves) + " |")
     print("|---|" + "---|" * len(curves))

@@ -8,7 +8,9 @@ property (Delta-learning, e.g. PBE0 − DFTB) are subtracted first and added bac
 
 Hyperparameters, the regularisation lambda (noise variance over signal variance, on a kernel
 scaled to mean diagonal 1) and xi, are chosen by k-fold cross-validation on the training set
-(mean absolute error). With the signal variance s² = yᵀ(K + λI)⁻¹y / n (its maximum-likelihood
+(mean absolute error). Best-match and REMatch kernels need not be positive semi-definite; where
+K + λI is indefinite the fit is kernel ridge regression (symmetric indefinite solve) without a
+predicted standard deviation (NaN). With the signal variance s² = yᵀ(K + λI)⁻¹y / n (its maximum-likelihood
 value for fixed λ) the predicted standard deviation is
     σ*² = s² (k** − k*ᵀ (K + λI)⁻¹ k* + λ)
 (Rasmussen & Williams, Gaussian Processes for Machine Learning, eqs. 2.25–2.26).
@@ -52,11 +54,20 @@ class GPModel:
         if not self.scale > 0:
             raise ValueError("the training kernel has a non-positive diagonal")
         Kx = Kx / self.scale
-        # raises numpy.linalg.LinAlgError if K + lambda I is not positive definite (an indefinite
-        # best-match or REMatch kernel with too little regularisation)
-        self.factor = scipy.linalg.cho_factor(Kx + regularisation * np.eye(len(y)), lower=True)
-        self.alpha = scipy.linalg.cho_solve(self.factor, y)
-        self.signal_variance = float(y @ self.alpha) / len(y)
+        A = Kx + regularisation * np.eye(len(y))
+        try:
+            self.factor = scipy.linalg.cho_factor(A, lower=True)
+            self.alpha = scipy.linalg.cho_solve(self.factor, y)
+            self.signal_variance = float(y @ self.alpha) / len(y)
+        except np.linalg.LinAlgError:
+            # Best-match (and REMatch at small gamma) kernels need not be positive semi-definite:
+            # kernel ridge regression still applies (a symmetric indefinite solve), the GP
+            # variance does not, so no standard deviations are predicted.
+            self.factor = None
+            self.alpha = scipy.linalg.solve(A, y, assume_a="sym")
+            self.signal_variance = None
+            if not np.all(np.isfinite(self.alpha)):
+                raise np.linalg.LinAlgError("K + lambda I is singular")
 
     def predict(self, K_test_train, counts=None, K_test_diag=None):
         """Means (and standard deviations if the test kernel diagonal is given)."""
@@ -68,6 +79,8 @@ class GPModel:
             mean = mean + counts @ self.baseline
         if K_test_diag is None:
             return mean, None
+        if self.factor is None:  # indefinite kernel: no variance
+            return mean, np.full(len(mean), np.nan)
         v = scipy.linalg.solve_triangular(self.factor[0], Ks.T, lower=True)
         kss = np.asarray(K_test_diag, float) ** self.exponent / self.scale
         var = self.signal_variance * np.maximum(kss - np.sum(v * v, axis=0) + self.regularisation, 0.0)
@@ -92,11 +105,11 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
                     pred, _ = m.predict(K[np.ix_(val, fit)], None if counts is None else counts[val])
                     errors.append(np.abs(pred - y[val]))
                 table.append((xi, lam, float(np.mean(np.concatenate(errors)))))
-            except np.linalg.LinAlgError:  # K^xi + lam I not positive definite (REMatch, best-match)
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):  # singular K^xi + lam I
                 table.append((xi, lam, float("inf")))
     best = min(table, key=lambda row: row[2])
     if not np.isfinite(best[2]):
-        raise ValueError("no regularisation in the grid makes the kernel matrix positive definite")
+        raise ValueError("K^xi + lambda I is singular for every setting of the grid")
     return best[0], best[1], table
 
 
@@ -131,7 +144,8 @@ def learn(K, y, train, test, counts=None, reference=None, regularisation=DEFAULT
     err = mean - y[test]
     return {"n_train": len(train), "n_test": len(test), "exponent": xi, "regularisation": lam,
             "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
-            "sd_test": float(np.std(y[test])), "coverage_1sigma": float(np.mean(np.abs(err) <= std)),
+            "sd_test": float(np.std(y[test])),
+            "coverage_1sigma": float(np.mean(np.abs(err) <= std)) if np.all(np.isfinite(std)) else None,
             "cv": table, "prediction": mean, "std": std}
 
 
