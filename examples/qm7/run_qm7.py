@@ -115,8 +115,8 @@ def main():
     print("| kernel | MAE (kcal/mol) | RMSE (kcal/mol) | xi | lambda | 1σ coverage |")
     print("|---|---|---|---|---|---|")
     for label, r in results.items():
-        print(f"| {label} | {r['mae']:.2f} | {r['rmse']:.2f} | {r['exponent']} | {r['regularisation']:.0e} | "
-              ("–" if r['coverage_1sigma'] is None else f"{r['coverage_1sigma']:.2f}") + " |")
+        coverage = "–" if r["coverage_1sigma"] is None else f"{r['coverage_1sigma']:.2f}"
+        print(f"| {label} | {r['mae']:.2f} | {r['rmse']:.2f} | {r['exponent']} | {r['regularisation']:.0e} | {coverage} |")
     print("\nlearning curves (MAE kcal/mol, mean ± spread over splits):")
     print("| n_train | " + " | ".join(curves) + " |")
     print("|---|" + "---|" * len(curves))
