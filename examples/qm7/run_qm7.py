@@ -101,7 +101,7 @@ def main():
             res = learn(K, y, pool, test, counts, ref, exponents=exps, folds=a.folds)
             label = name + (" + Δ(DFTB)" if delta else "")
             results[label] = {k: res[k] for k in ("n_train", "n_test", "mae", "rmse", "sd_test", "exponent",
-                                                  "regularisation", "coverage_1sigma")}
+                                                  "regularisation", "coverage_1sigma", "shift")}
             print(f"{label}: MAE {res['mae']:.3f} RMSE {res['rmse']:.3f} kcal/mol ({time.time() - t:.0f} s)",
                   file=sys.stderr)
             if not delta:
@@ -115,7 +115,7 @@ def main():
     print("| kernel | MAE (kcal/mol) | RMSE (kcal/mol) | xi | lambda | 1σ coverage |")
     print("|---|---|---|---|---|---|")
     for label, r in results.items():
-        coverage = "–" if r["coverage_1sigma"] is None else f"{r['coverage_1sigma']:.2f}"
+        coverage = f"{r['coverage_1sigma']:.2f}"
         print(f"| {label} | {r['mae']:.2f} | {r['rmse']:.2f} | {r['exponent']} | {r['regularisation']:.0e} | {coverage} |")
     print("\nlearning curves (MAE kcal/mol, mean ± spread over splits):")
     print("| n_train | " + " | ".join(curves) + " |")

@@ -9,8 +9,8 @@ property (Delta-learning, e.g. PBE0 − DFTB) are subtracted first and added bac
 Hyperparameters, the regularisation lambda (noise variance over signal variance, on a kernel
 scaled to mean diagonal 1) and xi, are chosen by k-fold cross-validation on the training set
 (mean absolute error). Best-match and REMatch kernels need not be positive semi-definite; where
-K + λI is indefinite the fit is kernel ridge regression (symmetric indefinite solve) without a
-predicted standard deviation (NaN). With the signal variance s² = yᵀ(K + λI)⁻¹y / n (its maximum-likelihood
+K + λI is indefinite on the training set, a white-noise term c = 1.01 |λ_min(K)| is added
+(a GP with kernel K + c δ, whose variance includes c). With the signal variance s² = yᵀ(K + λI)⁻¹y / n (its maximum-likelihood
 value for fixed λ) the predicted standard deviation is
     σ*² = s² (k** − k*ᵀ (K + λI)⁻¹ k* + λ)
 (Rasmussen & Williams, Gaussian Processes for Machine Learning, eqs. 2.25–2.26).
@@ -55,19 +55,18 @@ class GPModel:
             raise ValueError("the training kernel has a non-positive diagonal")
         Kx = Kx / self.scale
         A = Kx + regularisation * np.eye(len(y))
+        self.shift = 0.0
         try:
             self.factor = scipy.linalg.cho_factor(A, lower=True)
-            self.alpha = scipy.linalg.cho_solve(self.factor, y)
-            self.signal_variance = float(y @ self.alpha) / len(y)
         except np.linalg.LinAlgError:
-            # Best-match (and REMatch at small gamma) kernels need not be positive semi-definite:
-            # kernel ridge regression still applies (a symmetric indefinite solve), the GP
-            # variance does not, so no standard deviations are predicted.
-            self.factor = None
-            self.alpha = scipy.linalg.solve(A, y, assume_a="sym")
-            self.signal_variance = None
-            if not np.all(np.isfinite(self.alpha)):
-                raise np.linalg.LinAlgError("K + lambda I is singular")
+            # Best-match (and REMatch at small gamma) kernels need not be positive semi-definite.
+            # Adding a white-noise term just above the most negative eigenvalue makes K + λI a
+            # covariance again (a GP with kernel K + c δ), so the fit and its variance stay valid.
+            lowest = scipy.linalg.eigh(Kx, eigvals_only=True, subset_by_index=[0, 0])[0]
+            self.shift = max(0.0, -lowest) * 1.01 + 1e-12
+            self.factor = scipy.linalg.cho_factor(A + self.shift * np.eye(len(y)), lower=True)
+        self.alpha = scipy.linalg.cho_solve(self.factor, y)
+        self.signal_variance = float(y @ self.alpha) / len(y)
 
     def predict(self, K_test_train, counts=None, K_test_diag=None):
         """Means (and standard deviations if the test kernel diagonal is given)."""
@@ -79,11 +78,9 @@ class GPModel:
             mean = mean + counts @ self.baseline
         if K_test_diag is None:
             return mean, None
-        if self.factor is None:  # indefinite kernel: no variance
-            return mean, np.full(len(mean), np.nan)
         v = scipy.linalg.solve_triangular(self.factor[0], Ks.T, lower=True)
         kss = np.asarray(K_test_diag, float) ** self.exponent / self.scale
-        var = self.signal_variance * np.maximum(kss - np.sum(v * v, axis=0) + self.regularisation, 0.0)
+        var = self.signal_variance * np.maximum(kss - np.sum(v * v, axis=0) + self.regularisation + self.shift, 0.0)
         return mean, np.sqrt(var)
 
 
@@ -105,7 +102,7 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
                     pred, _ = m.predict(K[np.ix_(val, fit)], None if counts is None else counts[val])
                     errors.append(np.abs(pred - y[val]))
                 table.append((xi, lam, float(np.mean(np.concatenate(errors)))))
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):  # singular K^xi + lam I
+            except np.linalg.LinAlgError:
                 table.append((xi, lam, float("inf")))
     best = min(table, key=lambda row: row[2])
     if not np.isfinite(best[2]):
@@ -145,7 +142,7 @@ def learn(K, y, train, test, counts=None, reference=None, regularisation=DEFAULT
     return {"n_train": len(train), "n_test": len(test), "exponent": xi, "regularisation": lam,
             "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
             "sd_test": float(np.std(y[test])),
-            "coverage_1sigma": float(np.mean(np.abs(err) <= std)) if np.all(np.isfinite(std)) else None,
+            "coverage_1sigma": float(np.mean(np.abs(err) <= std)), "shift": model.shift,
             "cv": table, "prediction": mean, "std": std}
 
 

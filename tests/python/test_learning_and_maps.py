@@ -167,20 +167,25 @@ def test_qm7_subset_learning(shared_data):
     assert delta["mae"] < plain["mae"]
 
 
-def test_indefinite_kernel_is_kernel_ridge_without_std():
-    """A symmetric indefinite 'kernel' (as best-match can be): the fit is the solve of
-    (K + λI) α = y, the prediction K* α, and no standard deviation is claimed."""
+def test_indefinite_kernel_gets_a_white_noise_shift():
+    """A symmetric indefinite 'kernel' (as best-match can be): a white-noise term just above its
+    most negative eigenvalue makes K + (λ + c) I a covariance; mean and σ follow from it."""
     rng = np.random.default_rng(3)
     B = rng.normal(size=(30, 30))
-    K = (B + B.T) / 2 + 2 * np.eye(30)  # symmetric, some negative eigenvalues
-    assert np.linalg.eigvalsh(K[:20, :20]).min() < 0
-    y = rng.normal(size=30)
+    K = (B + B.T) / 2 + 2 * np.eye(30)
     tr, te = np.arange(20), np.arange(20, 30)
-    m = GPModel(K[np.ix_(tr, tr)], y[tr], 1e-3)
-    mean, std = m.predict(K[np.ix_(te, tr)], K_test_diag=np.diag(K)[te])
     s = np.mean(np.diag(K)[tr])
-    alpha = np.linalg.solve(K[np.ix_(tr, tr)] / s + 1e-3 * np.eye(20), y[tr] - y[tr].mean())
-    assert np.allclose(mean, K[np.ix_(te, tr)] / s @ alpha + y[tr].mean(), rtol=1e-9)
-    assert np.all(np.isnan(std))
-    res = learn(K, y, tr, te, exponents=(1,), folds=2)
-    assert res["coverage_1sigma"] is None
+    lowest = np.linalg.eigvalsh(K[np.ix_(tr, tr)] / s).min()
+    assert lowest < 0
+    y = rng.normal(size=30)
+    m = GPModel(K[np.ix_(tr, tr)], y[tr], 1e-3)
+    assert m.shift == pytest.approx(-1.01 * lowest, rel=1e-9)
+    A = K[np.ix_(tr, tr)] / s + (1e-3 + m.shift) * np.eye(20)
+    assert np.linalg.eigvalsh(A).min() > 0
+    yc = y[tr] - y[tr].mean()
+    ks = K[np.ix_(te, tr)] / s
+    mean, std = m.predict(K[np.ix_(te, tr)], K_test_diag=np.diag(K)[te])
+    assert np.allclose(mean, ks @ np.linalg.solve(A, yc) + y[tr].mean(), rtol=1e-9)
+    s2 = yc @ np.linalg.solve(A, yc) / 20
+    var = s2 * (np.diag(K)[te] / s - np.einsum("ij,ji->i", ks, np.linalg.solve(A, ks.T)) + 1e-3 + m.shift)
+    assert np.allclose(std, np.sqrt(np.maximum(var, 0)), rtol=1e-8)
