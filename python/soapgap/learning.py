@@ -39,7 +39,7 @@ def composition(frames, species=None):
 class GPModel:
     """A fitted GP on a training subset of a precomputed kernel matrix."""
 
-    def __init__(self, K_train, y, regularisation, exponent=1, counts=None, ridge=1e-8):
+    def __init__(self, K_train, y, regularisation, exponent=1, counts=None, ridge=1e-8, lowest=None):
         self.exponent, self.regularisation = exponent, regularisation
         self.baseline = None
         y = np.asarray(y, float)
@@ -55,14 +55,16 @@ class GPModel:
             raise ValueError("the training kernel has a non-positive diagonal")
         Kx = Kx / self.scale
         A = Kx + regularisation * np.eye(len(y))
-        self.shift = 0.0
+        self.shift, self.lowest = 0.0, lowest
         try:
             self.factor = scipy.linalg.cho_factor(A, lower=True)
         except np.linalg.LinAlgError:
             # Best-match (and REMatch at small gamma) kernels need not be positive semi-definite.
             # Adding a white-noise term just above the most negative eigenvalue makes K + λI a
             # covariance again (a GP with kernel K + c δ), so the fit and its variance stay valid.
-            lowest = scipy.linalg.eigh(Kx, eigvals_only=True, subset_by_index=[0, 0])[0]
+            if lowest is None:  # reusable for other λ on the same matrix (cross-validation)
+                lowest = scipy.linalg.eigh(Kx, eigvals_only=True, subset_by_index=[0, 0])[0]
+            self.lowest = lowest
             self.shift = max(0.0, -lowest) * 1.01 + 1e-12
             self.factor = scipy.linalg.cho_factor(A + self.shift * np.eye(len(y)), lower=True)
         self.alpha = scipy.linalg.cho_solve(self.factor, y)
@@ -90,20 +92,23 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
     train = np.asarray(train)
     rng = np.random.default_rng(seed)
     parts = np.array_split(rng.permutation(train), min(folds, len(train)))
-    table = []
+    errors = {(xi, lam): [] for xi in exponents for lam in regularisation}
     for xi in exponents:
-        for lam in regularisation:
-            errors = []
-            try:
-                for k in range(len(parts)):
-                    val = parts[k]
-                    fit = np.concatenate([parts[j] for j in range(len(parts)) if j != k])
-                    m = GPModel(K[np.ix_(fit, fit)], y[fit], lam, xi, None if counts is None else counts[fit])
-                    pred, _ = m.predict(K[np.ix_(val, fit)], None if counts is None else counts[val])
-                    errors.append(np.abs(pred - y[val]))
-                table.append((xi, lam, float(np.mean(np.concatenate(errors)))))
-            except np.linalg.LinAlgError:
-                table.append((xi, lam, float("inf")))
+        for k in range(len(parts)):
+            val = parts[k]
+            fit = np.concatenate([parts[j] for j in range(len(parts)) if j != k])
+            K_fit, K_val = K[np.ix_(fit, fit)], K[np.ix_(val, fit)]
+            lowest = None
+            for lam in regularisation:
+                try:
+                    m = GPModel(K_fit, y[fit], lam, xi, None if counts is None else counts[fit], lowest=lowest)
+                except np.linalg.LinAlgError:
+                    errors[xi, lam].append(np.array([np.inf]))
+                    continue
+                lowest = m.lowest
+                pred, _ = m.predict(K_val, None if counts is None else counts[val])
+                errors[xi, lam].append(np.abs(pred - y[val]))
+    table = [(xi, lam, float(np.mean(np.concatenate(e)))) for (xi, lam), e in errors.items()]
     best = min(table, key=lambda row: row[2])
     if not np.isfinite(best[2]):
         raise ValueError("K^xi + lambda I is singular for every setting of the grid")
