@@ -8,9 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${SOAPGAP_VENV:-.venv}
+PYTHON="$(cd "$VENV" && pwd)/bin/python"   # absolute: the C++ program hands workflow commands to it
 BUILD=build/cpp
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON \
-  -DSOAPGAP_PYTHON_EXECUTABLE="$PWD/$VENV/bin/python" >/dev/null
+  -DSOAPGAP_PYTHON_EXECUTABLE="$PYTHON" >/dev/null
 cmake --build "$BUILD" -j 2
 echo "== C++ unit tests"
 (cd "$BUILD" && ctest --output-on-failure)
