@@ -50,7 +50,7 @@ using Progress = std::function<void(long long done, long long total)>;
 
 // The kernel matrix of A against B (|A| x |B|), or of A against itself if B is null (then
 // symmetric, and only the upper triangle is computed). Environment kernels are evaluated in
-// blocks of structures as matrix products, blocks in parallel (OpenMP).
+// tiles of ~2048 environments: one BLAS product (DGEMM) per tile, the per-pair reductions in parallel (OpenMP).
 RowMatrixXd structure_kernel_matrix(const EnvironmentSet& A, const EnvironmentSet* B,
                                     const StructureKernelSettings& settings, const Progress& progress = {});
 

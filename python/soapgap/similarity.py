@@ -13,7 +13,7 @@ reduced to one number per pair of structures by
   gamma → 0 the optimal transport (equal to best-match for equal sizes).
 
 Normalised (default), K(A, A) = 1 and the kernel distance is D = sqrt(2 − 2K). All numerics run
-in C++ (blocks of environments as matrix products, OpenMP over blocks).
+in C++ (tiles of environments as BLAS matrix products, per-pair reductions in parallel).
 """
 import numpy as np
 
