@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "soapgap/error.hpp"
@@ -218,13 +219,11 @@ class StreamingQR {
   double residual2_ = 0.0;
 };
 
-}  // namespace
+// --- the stages of fit() ---------------------------------------------------------------
 
-Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
-  auto log = [&](const std::string& m) {
-    if (opt.log) opt.log(m);
-  };
-  const auto t_start = Clock::now();
+using Log = std::function<void(const std::string&)>;
+
+void check_fit_inputs(const std::vector<Structure>& frames, const FitOptions& opt) {
   if (frames.empty()) throw Error("fit: no training frames");
   if (!(opt.sparse_jitter >= 0) || !std::isfinite(opt.sparse_jitter))
     throw Error("fit: sparse_jitter must be a non-negative finite number");
@@ -232,21 +231,20 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   for (const auto& [z, v] : opt.e0)
     if (!std::isfinite(v)) throw Error("fit: e0 for Z=" + std::to_string(z) + " must be a finite number");
   for (const auto& s : frames) s.validate();
+}
 
-  // --- species and e0 -------------------------------------------------------------------
-  std::vector<int> species;  // order of first appearance, as gap_fit's add_species expansion
+// Species in order of first appearance, as gap_fit's add_species expansion.
+std::vector<int> species_in_order(const std::vector<Structure>& frames) {
+  std::vector<int> species;
   for (const auto& s : frames)
     for (int z : s.numbers)
       if (std::find(species.begin(), species.end(), z) == species.end()) species.push_back(z);
-  std::vector<FrameTargets> targets;
-  targets.reserve(frames.size());
-  for (const auto& s : frames) targets.push_back(frame_targets(s, opt));
+  return species;
+}
 
-  if (std::none_of(targets.begin(), targets.end(), [](const FrameTargets& t) { return t.has_energy; }))
-    throw Error("fit: no training frame has the energy property '" + opt.energy_key +
-                "' (set the key name with --energy-key / energy_parameter_name=)");
-  Potential pot;
-  // --- terms: descriptors, kernels, sparse settings -------------------------------------
+// The gap terms, expanded per species: their sparse settings, and the descriptor and kernel of
+// each appended to pot.coordinates.
+std::vector<Term> make_terms(const FitOptions& opt, const std::vector<int>& species, Potential& pot) {
   std::vector<Term> terms;
   for (size_t g = 0; g < opt.gap.size(); ++g) {
     const std::string ctx = "gap term " + std::to_string(g + 1);
@@ -284,30 +282,28 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       terms.push_back(std::move(t));
     }
   }
-  const int nc = static_cast<int>(terms.size());
-  double cutoff = pot.cutoff();
-  pot.e0 = reference_energies(frames, targets, species, opt, cutoff);
-  {
-    std::ostringstream m;
-    m << "[setup] " << frames.size() << " frames, species:";
-    for (int z : species) m << " " << chemical_symbol(z) << " (e0 " << pot.e0[z] << " eV)";
-    log(m.str());
-  }
+  return terms;
+}
 
-  if (opt.sparse_from) {
-    const auto& src = opt.sparse_from->coordinates;
-    if (static_cast<int>(src.size()) != nc)
-      throw Error("fit: sparse points taken from a potential with " + std::to_string(src.size()) +
-                  " descriptor terms, but the gap terms expand to " + std::to_string(nc));
-    for (int c = 0; c < nc; ++c)
-      if (src[c].descriptor_string != pot.coordinates[c].descriptor_string)
-        throw Error("fit: descriptor term " + std::to_string(c + 1) + " differs from the sparse-point source:\n  here:   " +
-                    pot.coordinates[c].descriptor_string + "\n  source: " + src[c].descriptor_string);
-  }
+void check_sparse_source(const FitOptions& opt, const Potential& pot) {
+  if (!opt.sparse_from) return;
+  const auto& src = opt.sparse_from->coordinates;
+  const int nc = static_cast<int>(pot.coordinates.size());
+  if (static_cast<int>(src.size()) != nc)
+    throw Error("fit: sparse points taken from a potential with " + std::to_string(src.size()) +
+                " descriptor terms, but the gap terms expand to " + std::to_string(nc));
+  for (int c = 0; c < nc; ++c)
+    if (src[c].descriptor_string != pot.coordinates[c].descriptor_string)
+      throw Error("fit: descriptor term " + std::to_string(c + 1) + " differs from the sparse-point source:\n  here:   " +
+                  pot.coordinates[c].descriptor_string + "\n  source: " + src[c].descriptor_string);
+}
 
-  // --- descriptors of all environments, for sparse selection ----------------------------
+// Descriptors of every environment (no gradients), then per term: the sparse points (selected,
+// read, or taken from opt.sparse_from) and gaussian length scales from theta_fac.
+void choose_sparse_points(const std::vector<Structure>& frames, const std::vector<Term>& terms, const FitOptions& opt,
+                          double cutoff, Potential& pot, const Log& log) {
   auto t0 = Clock::now();
-  const int nf = static_cast<int>(frames.size());
+  const int nf = static_cast<int>(frames.size()), nc = static_cast<int>(terms.size());
   std::vector<std::vector<DescriptorData>> per_frame(nf);
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
@@ -320,7 +316,6 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   errors.rethrow();
   log("[descriptors] computed for " + std::to_string(nf) + " frames in " + std::to_string(seconds_since(t0)) + " s");
 
-  // --- sparse points ---------------------------------------------------------------------
   t0 = Clock::now();
   for (int c = 0; c < nc; ++c) {
     Coordinate& co = pot.coordinates[c];
@@ -372,34 +367,112 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     if (static_cast<int>(idx.size()) < terms[c].n_sparse) m << " [fewer distinct environments than n_sparse]";
     log(m.str());
   }
-  per_frame.clear();
   log("[sparse] selection took " + std::to_string(seconds_since(t0)) + " s");
+}
 
-  // --- K_mm and its Cholesky factor ------------------------------------------------------
+// L with K_mm + jitter I = L Lᵀ (block diagonal over terms). K_mm itself is not kept, so peak
+// memory counts L only.
+Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
   const int M = pot.n_sparse_total();
-  {  // K_mm lives only in this scope: peak memory counts L, not K_mm as well
-    Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
-    int m0 = 0;
-    for (const auto& co : pot.coordinates) {
-      RowMatrixXd K = co.kernel.prior(co.sparse, co.sparse);
-      K.array().colwise() *= co.sparse_cutoff.array();
-      K.array().rowwise() *= co.sparse_cutoff.transpose().array();
-      Kmm.block(m0, m0, co.n_sparse(), co.n_sparse()) = K;
-      m0 += co.n_sparse();
-    }
-    Kmm.diagonal().array() += opt.sparse_jitter;
-    Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
-    if (llt.info() != Eigen::Success)
-      throw Error("fit: K_mm is not positive definite; increase sparse_jitter (now " + std::to_string(opt.sparse_jitter) + ")");
-    pot.L = llt.matrixL();
+  Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
+  int m0 = 0;
+  for (const auto& co : pot.coordinates) {
+    RowMatrixXd K = co.kernel.prior(co.sparse, co.sparse);
+    K.array().colwise() *= co.sparse_cutoff.array();
+    K.array().rowwise() *= co.sparse_cutoff.transpose().array();
+    Kmm.block(m0, m0, co.n_sparse(), co.n_sparse()) = K;
+    m0 += co.n_sparse();
   }
+  Kmm.diagonal().array() += jitter;
+  Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
+  if (llt.info() != Eigen::Success)
+    throw Error("fit: K_mm is not positive definite; increase sparse_jitter (now " + std::to_string(jitter) + ")");
+  return llt.matrixL();
+}
 
-  // --- assembly and streaming QR ---------------------------------------------------------
-  t0 = Clock::now();
+// The rows of one frame in [Λ^{-1/2} K_nm | Λ^{-1/2} y]: its energy (sum of local energies),
+// forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas.
+// B and b hold the rows of a block; the frame's rows start at r0.
+void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, int r0,
+                Eigen::MatrixXd& B, Eigen::VectorXd& b) {
+  const int n = s.size();
+  const int rE = r0, rF = r0 + (t.has_energy ? 1 : 0), rV = rF + (t.has_forces ? 3 * n : 0);
+  const NeighbourList nl = build_neighbour_list(s, cutoff);
+  const bool grads = t.has_forces || t.has_virial;
+  int m0 = 0;
+  for (const auto& co : pot.coordinates) {
+    const int Mc = co.n_sparse();
+    const DescriptorData d = co.descriptor->compute(s, nl, grads);
+    if (d.size() > 0) {
+      const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
+      if (t.has_energy)
+        for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
+      if (grads) {
+        // environments in chunks so the (3·entries x M) block stays small
+        for (int e0 = 0; e0 < d.size(); e0 += 64) {
+          const int e1 = std::min(d.size(), e0 + 64);
+          const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
+          std::vector<int> env_of_row(3 * (g1 - g0));  // relative to e0
+          for (int e = e0; e < e1; ++e)
+            for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
+              for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e - e0;
+          const RowMatrixXd GR = co.kernel.gradient_rows(
+              d.values.middleRows(e0, e1 - e0), env_of_row, d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
+              co.sparse, co.sparse_cutoff, K.middleRows(e0, e1 - e0));
+          for (int e = e0; e < e1; ++e)
+            for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
+              for (int c = 0; c < 3; ++c) {
+                // dE/dr_{atom,c} against every sparse point
+                const Eigen::RowVectorXd dE = d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
+                if (t.has_forces) B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc) -= dE;
+                if (t.has_virial) {
+                  // rows xx, yx, zx, yy, zy, zz: W(l,k) = -Σ rel_l dE/dr_k (gap_fit order)
+                  int row = 0;
+                  for (int k = 0; k < 3; ++k)
+                    for (int l = k; l < 3; ++l, ++row)
+                      if (k == c) B.row(rV + row).segment(m0, Mc) -= d.grad_rel(g, l) * dE;
+                }
+              }
+        }
+      }
+    }
+    m0 += Mc;
+  }
+  // targets and noise weighting
+  if (t.has_energy) {
+    double e0sum = 0.0;
+    for (int z : s.numbers) e0sum += pot.e0.at(z);
+    b[rE] = (t.energy - e0sum) / t.sigma[0];
+    B.row(rE) /= t.sigma[0];
+  }
+  if (t.has_forces)
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < 3; ++c) {
+        b[rF + 3 * i + c] = t.forces(i, c) / t.sigma[1];
+        B.row(rF + 3 * i + c) /= t.sigma[1];
+      }
+  if (t.has_virial) {
+    int row = 0;
+    for (int k = 0; k < 3; ++k)
+      for (int l = k; l < 3; ++l, ++row) {
+        b[rV + row] = t.virial(l, k) / t.sigma[2];
+        B.row(rV + row) /= t.sigma[2];
+      }
+  }
+}
+
+// Every training row, block by block of frames, folded into the triangular factor of
+// [Λ^{-1/2} K_nm ; Lᵀ] (the sparse-GP normal equations without forming them).
+StreamingQR assemble_and_factor(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
+                                const Potential& pot, const FitOptions& opt, double cutoff, const Log& log,
+                                long& total_rows) {
+  const auto t0 = Clock::now();
+  const int nf = static_cast<int>(frames.size());
+  const int M = pot.n_sparse_total();
   StreamingQR qr(pot.L.transpose(), M);
   const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(1000, 2 * M);
   std::vector<int> nrows(nf);
-  long total_rows = 0;
+  total_rows = 0;
   int n_e = 0, n_f = 0, n_v = 0;
   for (int f = 0; f < nf; ++f) {
     const auto& t = targets[f];
@@ -415,8 +488,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
       std::to_string(n_f) + " force components, " + std::to_string(n_v) + " virial components) x " +
       std::to_string(M) + " sparse points; blocks of " + std::to_string(block_rows) + " rows");
   long done_rows = 0;
-  int f_begin = 0;
-  int blocks = 0;
+  int f_begin = 0, blocks = 0;
+  ExceptionCollector errors;
   while (f_begin < nf) {
     int f_end = f_begin, rows = 0;
     std::vector<int> offset;
@@ -428,77 +501,10 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
     // few large frames in a block: let the descriptor's own loops use the threads instead
 #pragma omp parallel for schedule(dynamic) if (f_end - f_begin >= omp_get_max_threads())
-    for (int f = f_begin; f < f_end; ++f) errors.run([&] {
-      const Structure& s = frames[f];
-      const FrameTargets& t = targets[f];
-      const int n = s.size();
-      const int r0 = offset[f - f_begin];
-      const int rE = r0, rF = r0 + (t.has_energy ? 1 : 0), rV = rF + (t.has_forces ? 3 * n : 0);
-      if (nrows[f] == 0) return;
-      const NeighbourList nl = build_neighbour_list(s, cutoff);
-      const bool grads = t.has_forces || t.has_virial;
-      int m0 = 0;
-      for (const auto& co : pot.coordinates) {
-        const int Mc = co.n_sparse();
-        const DescriptorData d = co.descriptor->compute(s, nl, grads);
-        if (d.size() > 0) {
-          const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-          if (t.has_energy)
-            for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
-          if (grads) {
-            // environments in chunks so the (3·entries x M) block stays small
-            for (int e0 = 0; e0 < d.size(); e0 += 64) {
-              const int e1 = std::min(d.size(), e0 + 64);
-              const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
-              std::vector<int> env_of_row(3 * (g1 - g0));  // relative to e0
-              for (int e = e0; e < e1; ++e)
-                for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
-                  for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e - e0;
-              const RowMatrixXd GR = co.kernel.gradient_rows(
-                  d.values.middleRows(e0, e1 - e0), env_of_row, d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
-                  co.sparse, co.sparse_cutoff, K.middleRows(e0, e1 - e0));
-              for (int e = e0; e < e1; ++e)
-                for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
-                  for (int c = 0; c < 3; ++c) {
-                    // dE/dr_{atom,c} against every sparse point
-                    const Eigen::RowVectorXd dE =
-                        d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
-                    if (t.has_forces) B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc) -= dE;
-                    if (t.has_virial) {
-                      // rows xx, yx, zx, yy, zy, zz: W(l,k) = -Σ rel_l dE/dr_k (gap_fit order)
-                      int row = 0;
-                      for (int k = 0; k < 3; ++k)
-                        for (int l = k; l < 3; ++l, ++row)
-                          if (k == c) B.row(rV + row).segment(m0, Mc) -= d.grad_rel(g, l) * dE;
-                    }
-                  }
-            }
-          }
-        }
-        m0 += Mc;
-      }
-      // targets and noise weighting
-      if (t.has_energy) {
-        double e0sum = 0.0;
-        for (int z : s.numbers) e0sum += pot.e0.at(z);
-        b[rE] = (t.energy - e0sum) / t.sigma[0];
-        B.row(rE) /= t.sigma[0];
-      }
-      if (t.has_forces)
-        for (int i = 0; i < n; ++i)
-          for (int c = 0; c < 3; ++c) {
-            b[rF + 3 * i + c] = t.forces(i, c) / t.sigma[1];
-            B.row(rF + 3 * i + c) /= t.sigma[1];
-          }
-      if (t.has_virial) {
-        int row = 0;
-        for (int k = 0; k < 3; ++k)
-          for (int l = k; l < 3; ++l, ++row) {
-            b[rV + row] = t.virial(l, k) / t.sigma[2];
-            B.row(rV + row) /= t.sigma[2];
-          }
-      }
-    });
+    for (int f = f_begin; f < f_end; ++f)
+      errors.run([&] {
+        if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
+      });
     errors.rethrow();
     qr.add(B, b);
     done_rows += rows;
@@ -509,25 +515,27 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     log(m.str());
     f_begin = f_end;
   }
+  return qr;
+}
 
-  // --- solve -----------------------------------------------------------------------------
-  t0 = Clock::now();
+// alpha = R⁻¹ Qᵀb, split over the terms; R is kept for the predicted variance.
+void solve_weights(const StreamingQR& qr, long total_rows, Potential& pot, const Log& log) {
+  const auto t0 = Clock::now();
   const Eigen::VectorXd alpha = qr.R().triangularView<Eigen::Upper>().solve(qr.qtb());
   if (!alpha.allFinite()) throw Error("fit: the solve produced non-finite weights; increase sparse_jitter");
   pot.R = qr.R().triangularView<Eigen::Upper>();
-  {
-    int m0 = 0;
-    for (auto& co : pot.coordinates) {
-      co.alpha = alpha.segment(m0, co.n_sparse());
-      m0 += co.n_sparse();
-    }
+  int m0 = 0;
+  for (auto& co : pot.coordinates) {
+    co.alpha = alpha.segment(m0, co.n_sparse());
+    m0 += co.n_sparse();
   }
-  {
-    std::ostringstream m;
-    m << "[solve] alpha from the triangular factor in " << seconds_since(t0) << " s; weighted residual "
-      << std::sqrt(qr.residual2() / std::max<long>(total_rows, 1)) << " (RMS of (prediction - target)/sigma)";
-    log(m.str());
-  }
+  std::ostringstream m;
+  m << "[solve] alpha from the triangular factor in " << seconds_since(t0) << " s; weighted residual "
+    << std::sqrt(qr.residual2() / std::max<long>(total_rows, 1)) << " (RMS of (prediction - target)/sigma)";
+  log(m.str());
+}
+
+void record_settings(const FitOptions& opt, int n_frames, Potential& pot) {
   std::ostringstream ds;
   ds << opt.default_sigma[0] << " " << opt.default_sigma[1] << " " << opt.default_sigma[2];
   pot.metadata["default_sigma"] = ds.str();
@@ -537,11 +545,46 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   for (const auto& [ct, sg] : opt.config_type_sigma)
     cts += (cts.empty() ? "" : ":") + ct + ":" + std::to_string(sg[0]) + ":" + std::to_string(sg[1]) + ":" + std::to_string(sg[2]);
   if (!cts.empty()) pot.metadata["config_type_sigma"] = cts;
-  pot.metadata["n_frames"] = std::to_string(nf);
+  pot.metadata["n_frames"] = std::to_string(n_frames);
   pot.metadata["seed"] = std::to_string(opt.seed);
   std::string gap;
   for (const auto& g : opt.gap) gap += (gap.empty() ? "" : " : ") + g;
   pot.metadata["gap"] = gap;
+}
+
+}  // namespace
+
+Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
+  const Log log = [&](const std::string& m) {
+    if (opt.log) opt.log(m);
+  };
+  const auto t_start = Clock::now();
+  check_fit_inputs(frames, opt);
+  const std::vector<int> species = species_in_order(frames);
+  std::vector<FrameTargets> targets;
+  targets.reserve(frames.size());
+  for (const auto& s : frames) targets.push_back(frame_targets(s, opt));
+  if (std::none_of(targets.begin(), targets.end(), [](const FrameTargets& t) { return t.has_energy; }))
+    throw Error("fit: no training frame has the energy property '" + opt.energy_key +
+                "' (set the key name with --energy-key / energy_parameter_name=)");
+
+  Potential pot;
+  const std::vector<Term> terms = make_terms(opt, species, pot);
+  const double cutoff = pot.cutoff();
+  pot.e0 = reference_energies(frames, targets, species, opt, cutoff);
+  {
+    std::ostringstream m;
+    m << "[setup] " << frames.size() << " frames, species:";
+    for (int z : species) m << " " << chemical_symbol(z) << " (e0 " << pot.e0[z] << " eV)";
+    log(m.str());
+  }
+  check_sparse_source(opt, pot);
+  choose_sparse_points(frames, terms, opt, cutoff, pot, log);
+  pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
+  long total_rows = 0;
+  const StreamingQR qr = assemble_and_factor(frames, targets, pot, opt, cutoff, log, total_rows);
+  solve_weights(qr, total_rows, pot, log);
+  record_settings(opt, static_cast<int>(frames.size()), pot);
   log("[done] fit took " + std::to_string(seconds_since(t_start)) + " s");
   return pot;
 }
