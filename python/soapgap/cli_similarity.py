@@ -110,11 +110,14 @@ def cmd_learn(a):
     exps = (1,) if a.kind == "sum" else DEFAULT_EXPONENTS
     print(f"{n} structures: {len(pool)} for training, {len(test)} held out; property {a.property}"
           + (f" − {a.reference_property}" if ref is not None else ""), file=sys.stderr)
-    res = learn(K, y, pool, test, counts, ref, exponents=exps, folds=a.folds, seed=a.seed)
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
+    res = learn(K, y, pool, test, counts, ref, exponents=exps, folds=a.folds, seed=a.seed, log=log)
     sizes = [int(s) for s in a.learning_curve.split(",")] if a.learning_curve else []
     sizes = [s for s in sizes if s < n_train] + [n_train] if sizes else []
     curve = learning_curve(K, y, sizes, test, pool, counts, ref, splits=a.splits, seed=a.seed,
-                           exponents=exps, folds=a.folds) if sizes else []
+                           exponents=exps, folds=a.folds, log=log) if sizes else []
     summary = {k: res[k] for k in ("n_train", "n_test", "exponent", "regularisation", "mae", "rmse", "sd_test",
                                    "coverage_1sigma")}
     out = {"input": a.input, "property": a.property, "reference_property": a.reference_property, "kind": a.kind,

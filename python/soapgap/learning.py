@@ -87,8 +87,9 @@ class GPModel:
 
 
 def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATION, exponents=DEFAULT_EXPONENTS,
-                   folds=5, seed=0):
-    """(exponent, regularisation, table) with the lowest k-fold MAE on the indices ``train``."""
+                   folds=5, seed=0, log=None):
+    """(exponent, regularisation, table) with the lowest k-fold MAE on the indices ``train``.
+    ``log``: a callable taking a progress line (e.g. print to stderr), or None."""
     train = np.asarray(train)
     rng = np.random.default_rng(seed)
     parts = np.array_split(rng.permutation(train), min(folds, len(train)))
@@ -108,6 +109,8 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
                 lowest = m.lowest
                 pred, _ = m.predict(K_val, None if counts is None else counts[val])
                 errors[xi, lam].append(np.abs(pred - y[val]))
+            if log:
+                log(f"[cv] {len(train)} training structures: exponent {xi}, fold {k + 1}/{len(parts)} done")
     table = [(xi, lam, float(np.mean(np.concatenate(e)))) for (xi, lam), e in errors.items()]
     best = min(table, key=lambda row: row[2])
     if not np.isfinite(best[2]):
@@ -116,7 +119,7 @@ def cross_validate(K, y, train, counts=None, regularisation=DEFAULT_REGULARISATI
 
 
 def learn(K, y, train, test, counts=None, reference=None, regularisation=DEFAULT_REGULARISATION,
-          exponents=DEFAULT_EXPONENTS, folds=5, seed=0):
+          exponents=DEFAULT_EXPONENTS, folds=5, seed=0, log=None):
     """Fit on ``train`` with cross-validated hyperparameters, report on ``test``.
 
     ``K``: full (n, n) kernel; ``y``: (n,) property; ``counts``: composition for the dressed-atom
@@ -133,7 +136,7 @@ def learn(K, y, train, test, counts=None, reference=None, regularisation=DEFAULT
         raise ValueError("the property has NaN or infinite values")
     target = y - reference if reference is not None else y
     train, test = np.asarray(train), np.asarray(test)
-    xi, lam, table = cross_validate(K, target, train, counts, regularisation, exponents, folds, seed)
+    xi, lam, table = cross_validate(K, target, train, counts, regularisation, exponents, folds, seed, log)
     for xi, lam, _ in sorted(table, key=lambda row: row[2]):  # the best that factorises on all of train
         try:
             model = GPModel(K[np.ix_(train, train)], target[train], lam, xi, None if counts is None else counts[train])

@@ -109,6 +109,7 @@ def test_cli_learn_and_map(tmp_path, cli, emt_molecules):
                           "--folds", "3", "--save-kernel", str(tmp_path / "K.npy"), "--output", str(out)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+    assert "[cv] 100 training structures: exponent 1, fold 3/3 done" in run.stderr  # progress of the long part
     res = json.loads((out / "results.json").read_text())
     assert res["result"]["n_train"] == 100 and res["result"]["n_test"] == 50
     assert [r["n_train"] for r in res["learning_curve"]] == [20, 50, 100]
