@@ -138,10 +138,9 @@ std::string model_to_string(const Potential& p) {
   return doc.dump(1, ' ', false, json::error_handler_t::replace);  // metadata from XML may hold any bytes
 }
 
-namespace {
 // Deepest nesting of [ and { outside strings: the JSON parser recurses per level, so a damaged or
 // hostile file with thousands of levels must be refused before it can exhaust the stack.
-int nesting_depth(const std::string& text) {
+int json_nesting_depth(const std::string& text) {
   int depth = 0, deepest = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -159,10 +158,9 @@ int nesting_depth(const std::string& text) {
   }
   return deepest;
 }
-}  // namespace
 
 Potential model_from_string(const std::string& text, const std::string& source) {
-  if (nesting_depth(text) > 32) throw Error(source + ": not a soapgap model file (JSON nested too deeply)");
+  if (json_nesting_depth(text) > 32) throw Error(source + ": not a soapgap model file (JSON nested too deeply)");
   json doc;
   try {
     doc = json::parse(text);

@@ -41,7 +41,9 @@ class Descriptor {
   virtual std::vector<int> neighbour_species() const { return {}; }
   // Number of environments compute() returns for s (the default computes them; SOAP counts its
   // centres), so callers can allocate once.
-  virtual int environment_count(const Structure& s, const NeighbourList& nl) const { return compute(s, nl, false).size(); }
+  virtual int environment_count(const Structure& s) const {
+    return compute(s, build_neighbour_list(s, cutoff()), false).size();
+  }
   virtual DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const = 0;
   // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
   // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds

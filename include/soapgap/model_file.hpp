@@ -11,6 +11,9 @@ namespace soapgap {
 
 inline constexpr int kModelFormatVersion = 1;
 
+// Deepest nesting of [ and { outside JSON strings (checked before parsing: the parser recurses).
+int json_nesting_depth(const std::string& text);
+
 // Refuses to overwrite an existing file unless overwrite is true.
 void save_model(const Potential& p, const std::string& path, bool overwrite = false);
 Potential load_model(const std::string& path);

@@ -41,7 +41,7 @@ class Soap final : public Descriptor {
   double cutoff() const override { return p_.cutoff; }
   std::string to_string() const override;
   std::vector<int> neighbour_species() const override { return p_.species_Z; }
-  int environment_count(const Structure& s, const NeighbourList&) const override {
+  int environment_count(const Structure& s) const override {
     return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
   }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;

@@ -52,7 +52,7 @@ EnvironmentSet environment_set(const Descriptor& d, const std::vector<Structure>
           if (std::find(covered.begin(), covered.end(), z) == covered.end())
             throw Error(st.where() + "species " + chemical_symbol(z) + " is not among the descriptor's species_Z (" +
                         d.to_string() + ")");
-      count[s] = d.environment_count(st, build_neighbour_list(st, d.cutoff()));
+      count[s] = d.environment_count(st);
       if (count[s] == 0) throw Error(st.where() + "the descriptor finds no environment (no centre atom of its Z, or no pair or triplet of its species)");
     });
   errors.rethrow();
@@ -235,7 +235,9 @@ RowMatrixXd structure_kernel_matrix(const EnvironmentSet& A, const EnvironmentSe
     if (progress) progress(total, total);
   }
   if (st.normalise) {
-    const Eigen::VectorXd dA = self_values(A, st), dB = symmetric ? dA : self_values(B, st);
+    // the symmetric matrix already holds K(A,A) on its diagonal
+    const Eigen::VectorXd dA = symmetric ? Eigen::VectorXd(K.diagonal()) : self_values(A, st);
+    const Eigen::VectorXd dB = symmetric ? dA : self_values(B, st);
     for (int a = 0; a < nA; ++a)
       for (int b = 0; b < nB; ++b) K(a, b) /= std::sqrt(dA[a] * dB[b]);
   }
