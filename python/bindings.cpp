@@ -16,6 +16,7 @@
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
 #include "soapgap/gap_xml.hpp"
+#include "soapgap/model_baseline.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/potential.hpp"
 #include "soapgap/structure_kernel.hpp"
@@ -173,7 +174,12 @@ NB_MODULE(_soapgap, m) {
       .def_rw("config_type_key", &FitOptions::config_type_key)
       .def_rw("seed", &FitOptions::seed)
       .def_rw("block_rows", &FitOptions::block_rows)
-      .def_rw("log", &FitOptions::log);
+      .def_rw("log", &FitOptions::log)
+      .def("add_baseline", [](FitOptions& o, const std::string& spec) { o.baselines.push_back(make_baseline(spec)); },
+           nb::arg("spec"))
+      .def("add_baseline_model", [](FitOptions& o, const Potential& p, const std::string& source) {
+        o.baselines.push_back(std::make_shared<const ModelBaseline>(std::make_shared<const Potential>(p), source));
+      }, nb::arg("model"), nb::arg("source"));
 
   nb::class_<Potential>(m, "Potential")
       .def_static("fit", [](const std::vector<Structure>& frames, FitOptions opt, const Potential* sparse_from) {
@@ -188,6 +194,17 @@ NB_MODULE(_soapgap, m) {
       .def("save", [](const Potential& p, const std::string& path, bool overwrite) { save_model(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)
       .def("to_string", [](const Potential& p) { return model_to_string(p); })
+      .def_static("from_baselines", [](const std::vector<std::string>& specs) {
+        Potential p;
+        for (const auto& sp : specs) p.baselines.push_back(make_baseline(sp));
+        p.metadata["kind"] = "baselines";
+        return p;
+      }, nb::arg("specs"))
+      .def_prop_ro("baselines", [](const Potential& p) {
+        std::vector<std::string> out;
+        for (const auto& b : p.baselines) out.push_back(b->to_string());
+        return out;
+      })
       .def_prop_ro("cutoff", &Potential::cutoff)
       .def_prop_ro("n_sparse", &Potential::n_sparse_total)
       .def_prop_ro("species", &Potential::species)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "soapgap/error.hpp"
+#include "soapgap/model_baseline.hpp"
 #include "soapgap/parallel.hpp"
 
 namespace soapgap {
@@ -124,7 +125,8 @@ bool is_isolated_atom(const Structure& s, const FrameTargets& t, double cutoff) 
 }  // namespace
 
 std::map<int, double> reference_energies(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
-                                         const std::vector<int>& species, const FitOptions& opt, double cutoff) {
+                                         const std::vector<int>& species, const FitOptions& opt, double cutoff,
+                                         const std::set<int>& from_baseline) {
   std::map<int, double> e0;
   if (!opt.e0.empty()) {
     for (int z : species) {
@@ -150,6 +152,7 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
       }
     }
     for (int z : species) {
+      if (from_baseline.count(z)) continue;
       if (!iso.count(z))
         throw Error("fit: e0_method=isolated but no isolated " + chemical_symbol(z) +
                     " atom (a one-atom frame with an energy and open boundaries, a cell wider than the cutoff, "
@@ -169,7 +172,41 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
   } else {
     throw Error("fit: unknown e0_method '" + opt.e0_method + "' (isolated or average)");
   }
+  // a model baseline already carries these species' e0: the residual's is zero, so predictions of
+  // frames made of them alone stay the baseline's
+  if (opt.e0.empty())
+    for (int z : species)
+      if (from_baseline.count(z)) e0[z] = 0.0;
   return e0;
+}
+
+void subtract_baselines(const std::vector<Structure>& frames, std::vector<FrameTargets>& targets,
+                        const std::vector<std::shared_ptr<const Baseline>>& baselines,
+                        const std::function<void(const std::string&)>& log) {
+  if (baselines.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  const long n = static_cast<long>(frames.size());
+  std::vector<std::string> errors(frames.size());
+#pragma omp parallel for schedule(dynamic)
+  for (long f = 0; f < n; ++f) {
+    try {
+      const Structure& s = frames[f];
+      FrameTargets& t = targets[f];
+      EnergyTerms b = EnergyTerms::zeros(s.size(), t.has_forces);
+      for (const auto& term : baselines) term->add(s, b);
+      t.energy -= b.energies.sum();
+      if (t.has_forces) t.forces -= b.forces;
+      t.virial -= b.virial;  // only used when has_virial
+    } catch (const std::exception& e) {
+      errors[f] = e.what();
+    }
+  }
+  for (const auto& e : errors)
+    if (!e.empty()) throw Error("baseline: " + e);
+  std::ostringstream m;
+  m << "[baseline] subtracted " << baselines.size() << " baseline term(s) from " << n << " frames in "
+    << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
+  log(m.str());
 }
 
 namespace {
@@ -550,6 +587,9 @@ void record_settings(const FitOptions& opt, int n_frames, Potential& pot) {
   std::string gap;
   for (const auto& g : opt.gap) gap += (gap.empty() ? "" : " : ") + g;
   pot.metadata["gap"] = gap;
+  std::string baselines;
+  for (const auto& b : opt.baselines) baselines += (baselines.empty() ? "" : " ; ") + b->to_string();
+  if (!baselines.empty()) pot.metadata["baselines"] = baselines;
 }
 
 }  // namespace
@@ -568,10 +608,16 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     throw Error("fit: no training frame has the energy property '" + opt.energy_key +
                 "' (set the key name with --energy-key / energy_parameter_name=)");
 
+  subtract_baselines(frames, targets, opt.baselines, log);
+
   Potential pot;
   const std::vector<Term> terms = make_terms(opt, species, pot);
   const double cutoff = pot.cutoff();
-  pot.e0 = reference_energies(frames, targets, species, opt, cutoff);
+  std::set<int> e0_in_baseline;
+  for (const auto& b : opt.baselines)
+    if (const auto* m = dynamic_cast<const ModelBaseline*>(b.get()))
+      for (int z : m->model().species()) e0_in_baseline.insert(z);
+  pot.e0 = reference_energies(frames, targets, species, opt, cutoff, e0_in_baseline);
   {
     std::ostringstream m;
     m << "[setup] " << frames.size() << " frames, species:";
@@ -584,6 +630,7 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   long total_rows = 0;
   const StreamingQR qr = assemble_and_factor(frames, targets, pot, opt, cutoff, log, total_rows);
   solve_weights(qr, total_rows, pot, log);
+  pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
   log("[done] fit took " + std::to_string(seconds_since(t_start)) + " s");
   return pot;

@@ -241,6 +241,9 @@ Potential read_gap_xml(const std::string& path, const GapXmlOptions& opt) {
 }
 
 void write_gap_xml(const Potential& p, const std::string& path, bool overwrite) {
+  if (!p.baselines.empty())
+    throw Error(path + ": this model has baselines (" + p.baselines.front()->kind() +
+                (p.baselines.size() > 1 ? ", ..." : "") + "), which a QUIP/GAP XML file cannot carry; save it as .json");
   // gap_fit-style label from the current time (QUIP expects the numeric GAP_y_m_d_... form)
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()).count();

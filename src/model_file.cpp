@@ -12,6 +12,8 @@
 #include "soapgap/atomic_file.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/gap_xml.hpp"
+#include "soapgap/model_baseline.hpp"
+#include "soapgap/pair_baselines.hpp"
 
 namespace soapgap {
 
@@ -108,6 +110,47 @@ double finite(const json& j, const std::string& what) {
   return v;
 }
 
+std::vector<double> row_values(const json& j, const std::string& what) {
+  const RowMatrixXd m = matrix_from(j, what);
+  return std::vector<double>(m.data(), m.data() + m.size());
+}
+
+// Baselines by value: analytic terms as their option string, tables with their points, models
+// as a nested model document (so the file is self-contained).
+json baseline_json(const Baseline& b) {
+  json j = {{"kind", b.kind()}, {"spec", b.to_string()}};
+  if (const auto* t = dynamic_cast<const PairTable*>(&b)) {
+    j["species"] = {t->species_pair().first, t->species_pair().second};
+    const auto row = [](const std::vector<double>& v) { return matrix_json(Eigen::Map<const RowMatrixXd>(v.data(), 1, v.size())); };
+    j["r"] = row(t->r());
+    j["e"] = row(t->e());
+    j["f"] = row(t->f());
+  } else if (const auto* m = dynamic_cast<const ModelBaseline*>(&b)) {
+    j["model"] = json::parse(model_to_string(m->model()));
+  }
+  return j;
+}
+
+std::shared_ptr<const Baseline> baseline_from(const json& j, const std::string& what) {
+  const std::string kind = j.at("kind").get<std::string>();
+  if (kind == "table") {
+    const auto sp = j.at("species").get<std::vector<int>>();
+    if (sp.size() != 2 || sp[0] < 1 || sp[0] > 118 || sp[1] < 1 || sp[1] > 118) throw Error(what + ": table species must be two atomic numbers");
+    const std::string source = Options::parse(j.at("spec").get<std::string>(), what).get_string({"source"}, what);
+    return std::make_shared<const PairTable>(std::make_pair(sp[0], sp[1]), row_values(j.at("r"), what + " r"),
+                                             row_values(j.at("e"), what + " e"), row_values(j.at("f"), what + " f"),
+                                             source);
+  }
+  if (kind == "model") {
+    auto inner = std::make_shared<const Potential>(model_from_string(j.at("model").dump(), what));
+    const std::string spec = j.at("spec").get<std::string>();
+    return std::make_shared<const ModelBaseline>(inner, strip_group(Options::parse(spec, what).get_string({"source"}, what)));
+  }
+  const auto b = make_analytic_baseline(j.at("spec").get<std::string>());
+  if (b->kind() != kind) throw Error(what + ": kind '" + excerpt(kind) + "' does not match its spec");
+  return b;
+}
+
 }  // namespace
 
 std::string model_to_string(const Potential& p) {
@@ -129,10 +172,14 @@ std::string model_to_string(const Potential& p) {
   }
   payload["posterior"] = {{"L", matrix_json(p.L)}, {"R", matrix_json(p.R)}};
   payload["metadata"] = p.metadata;
+  if (!p.baselines.empty()) {
+    payload["baselines"] = json::array();
+    for (const auto& b : p.baselines) payload["baselines"].push_back(baseline_json(*b));
+  }
   const std::string body = payload.dump(-1, ' ', false, json::error_handler_t::replace);
   json doc;
   doc["format"] = "soapgap-model";
-  doc["version"] = kModelFormatVersion;
+  doc["version"] = p.baselines.empty() ? 1 : kModelFormatVersion;  // version-1 readers can read models without baselines
   doc["payload"] = payload;
   doc["checksum_fnv1a64"] = std::to_string(fnv1a(body));
   return doc.dump(1, ' ', false, json::error_handler_t::replace);  // metadata from XML may hold any bytes
@@ -171,7 +218,7 @@ Potential model_from_string(const std::string& text, const std::string& source) 
     if (!doc.is_object() || doc.value("format", "") != "soapgap-model")
       throw Error(source + ": not a soapgap model file (missing format=soapgap-model)");
     const long version = integer(doc.at("version"), source + ": version");
-    if (version != kModelFormatVersion)
+    if (version < 1 || version > kModelFormatVersion)
       throw Error(source + ": model format version " + std::to_string(version) + " is not supported (this soapgap reads version " +
                   std::to_string(kModelFormatVersion) + ")");
     const json& payload = doc.at("payload");
@@ -215,6 +262,10 @@ Potential model_from_string(const std::string& text, const std::string& source) 
     p.L = matrix_from(payload.at("posterior").at("L"), source + ": posterior L");
     p.R = matrix_from(payload.at("posterior").at("R"), source + ": posterior R");
     p.metadata = payload.at("metadata").get<std::map<std::string, std::string>>();
+    if (payload.contains("baselines")) {
+      int b = 0;
+      for (const auto& bj : payload.at("baselines")) p.baselines.push_back(baseline_from(bj, source + ": baseline " + std::to_string(b++)));
+    }
     const long M = p.n_sparse_total();
     for (const auto* f : {&p.L, &p.R})
       if (f->size() != 0 && (f->rows() != M || f->cols() != M))

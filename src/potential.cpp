@@ -38,23 +38,30 @@ std::vector<int> Potential::species() const {
   return z;
 }
 
-void Potential::check_species(const Structure& s) const {
-  for (int i = 0; i < s.size(); ++i)
-    if (!e0.count(s.numbers[i])) {
-      std::string known;
-      for (const auto& [z, v] : e0) known += (known.empty() ? "" : " ") + chemical_symbol(z);
-      throw Error(s.where() + "atom " + std::to_string(i) + " is " + chemical_symbol(s.numbers[i]) +
-                  ", a species the model was not trained on (known: " + known + ")");
-    }
+void Potential::check_species(const Structure& s, bool spectators) const {
+  if (e0.empty() && coordinates.empty()) return;  // baselines only: each term checks its own species
+  for (int i = 0; i < s.size(); ++i) {
+    const int z = s.numbers[i];
+    if (e0.count(z)) continue;
+    if (spectators && std::none_of(coordinates.begin(), coordinates.end(),
+                                   [z](const Coordinate& co) { return co.descriptor->sees_species(z); }))
+      continue;
+    std::string known;
+    for (const auto& [k, v] : e0) known += (known.empty() ? "" : " ") + chemical_symbol(k);
+    throw Error(s.where() + "atom " + std::to_string(i) + " is " + chemical_symbol(z) +
+                ", a species the model was not trained on (known: " + known + ")" +
+                (spectators ? "; as a baseline it cannot ignore it because a descriptor sees this species" : ""));
+  }
 }
 
 Prediction Potential::predict(const Structure& s, const PredictOptions& opt) const {
   s.validate();
-  check_species(s);
+  check_species(s, opt.spectators);
   const int n = s.size();
   Prediction out;
   out.energies = Eigen::VectorXd::Zero(n);
-  for (int i = 0; i < n; ++i) out.energies[i] = e0.at(s.numbers[i]);
+  for (int i = 0; i < n; ++i)
+    if (auto it = e0.find(s.numbers[i]); it != e0.end()) out.energies[i] = it->second;
   if (opt.forces) out.forces = Positions::Zero(n, 3);
   const bool var = opt.variance && R.size() > 0;
   if (opt.variance && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
@@ -68,7 +75,7 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
     k_total = Eigen::RowVectorXd::Zero(M);
     prior_atoms = Eigen::VectorXd::Zero(n);
   }
-  if (n > 0) {
+  if (n > 0 && !coordinates.empty()) {
     const NeighbourList nl = build_neighbour_list(s, cutoff());
     int m0 = 0;
     for (const auto& co : coordinates) {
@@ -125,6 +132,13 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
       }
       m0 += co.n_sparse();
     }
+  }
+  if (!baselines.empty()) {
+    EnergyTerms t{std::move(out.energies), std::move(out.forces), out.virial};
+    for (const auto& b : baselines) b->add(s, t);
+    out.energies = std::move(t.energies);
+    out.forces = std::move(t.forces);
+    out.virial = t.virial;
   }
   out.energy = out.energies.sum();
   if (var) {

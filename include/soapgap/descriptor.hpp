@@ -39,6 +39,8 @@ class Descriptor {
   // Species whose neighbours the descriptor sees; empty if it sees every species. Used to refuse
   // structures a similarity measure would silently misrepresent.
   virtual std::vector<int> neighbour_species() const { return {}; }
+  // Whether atoms of species z change this descriptor's output (as centres or neighbours).
+  virtual bool sees_species(int /*z*/) const { return true; }
   // Number of environments compute() returns for s (the default computes them; SOAP counts its
   // centres), so callers can allocate once.
   virtual int environment_count(const Structure& s) const {

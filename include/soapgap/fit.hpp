@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,9 @@ struct FitOptions {
   // Take the sparse points of this potential (e.g. a gap_fit XML) instead of selecting them;
   // its descriptors must be the ones the gap terms expand to, in the same order.
   const Potential* sparse_from = nullptr;
+  // Fit reference − baselines; the model carries them and predicts the sum. Species whose e0 a
+  // model baseline provides get e0 = 0 in the residual (unless e0 is given).
+  std::vector<std::shared_ptr<const Baseline>> baselines;
   std::function<void(const std::string&)> log;  // progress output (may be empty)
 };
 
@@ -57,7 +62,14 @@ FrameTargets frame_targets(const Structure& s, const FitOptions& opt);
 
 // Per-species e0: given, or from isolated-atom frames (one atom, no neighbour within `cutoff`, or
 // config_type isolated_atom; disagreeing candidates are an error), or the mean energy per atom.
+// Species in `from_baseline` (a model baseline carries their e0) get e0 = 0 unless e0 is given.
 std::map<int, double> reference_energies(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
-                                         const std::vector<int>& species, const FitOptions& opt, double cutoff);
+                                         const std::vector<int>& species, const FitOptions& opt, double cutoff,
+                                         const std::set<int>& from_baseline = {});
+
+// Subtracts the baselines' energies, forces and virials from the targets (fit on the residual).
+void subtract_baselines(const std::vector<Structure>& frames, std::vector<FrameTargets>& targets,
+                        const std::vector<std::shared_ptr<const Baseline>>& baselines,
+                        const std::function<void(const std::string&)>& log);
 
 }  // namespace soapgap

@@ -9,7 +9,8 @@
 
 namespace soapgap {
 
-inline constexpr int kModelFormatVersion = 1;
+// Version 2 adds baselines; files without baselines are still written as version 1.
+inline constexpr int kModelFormatVersion = 2;
 
 // Deepest nesting of [ and { outside JSON strings (checked before parsing: the parser recurses).
 int json_nesting_depth(const std::string& text);

@@ -14,6 +14,7 @@ class Distance2b final : public Descriptor {
   std::string kind() const override { return "distance_2b"; }
   int dimension() const override { return 1; }
   double cutoff() const override { return cutoff_; }
+  bool sees_species(int z) const override { return z1_ == 0 || z2_ == 0 || z == z1_ || z == z2_; }
   std::string to_string() const override;
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
 
@@ -28,6 +29,7 @@ class Angle3b final : public Descriptor {
   std::string kind() const override { return "angle_3b"; }
   int dimension() const override { return 3; }
   double cutoff() const override { return cutoff_; }
+  bool sees_species(int z) const override { return z_ == 0 || z1_ == 0 || z2_ == 0 || z == z_ || z == z1_ || z == z2_; }
   std::string to_string() const override;
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
 

@@ -1,5 +1,5 @@
 // A GAP potential: a sum over descriptors ("coordinates", as in QUIP) of sparse-GP local
-// energies plus per-species e0. Predicts energy, forces, virial, per-atom energies and the
+// energies plus per-species e0 plus baselines (analytic terms, earlier models; baseline.hpp). Predicts energy, forces, virial, per-atom energies and the
 // predicted standard deviation of local and total energies (DESIGN.md):
 //   σ²(x) = k(x,x) - k_xm K_mm⁻¹ k_mx + k_xm Σ k_mx,  Σ = (K_mm + K_mn Λ⁻¹ K_nm)⁻¹ = (RᵀR)⁻¹.
 #pragma once
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "soapgap/baseline.hpp"
 #include "soapgap/descriptor.hpp"
 #include "soapgap/kernel.hpp"
 
@@ -37,6 +38,9 @@ struct PredictOptions {
   bool forces = true;
   bool variance = false;
   bool total_variance = false;  // also the total-energy std: O(n_env²) kernel evaluations per coordinate
+  // Atoms of species without e0 are allowed (no e0, no energy) when no descriptor sees them: how a
+  // model acting as a baseline is evaluated on frames with species added on top of it.
+  bool spectators = false;
 };
 
 class Potential {
@@ -45,6 +49,7 @@ class Potential {
   std::map<int, double> e0;               // per species; species absent here are unknown
   Eigen::MatrixXd L;                      // lower Cholesky factor of K_mm (+ jitter), block diagonal
   Eigen::MatrixXd R;                      // upper triangular, RᵀR = K_mm + K_mn Λ⁻¹ K_nm (empty: no variance)
+  std::vector<std::shared_ptr<const Baseline>> baselines;  // added to every prediction (no variance)
   std::map<std::string, std::string> metadata;  // fit settings, for provenance
 
   double cutoff() const;
@@ -57,8 +62,10 @@ class Potential {
   // Works for models read from GAP XML (no posterior factor needed). Costs one M³/3 Cholesky
   // per descriptor term per call.
   Eigen::VectorXd local_gap_variance(const Structure& s, double regularisation = 1e-3) const;
-  // Throws naming the frame and atom if s has a species the model was not trained on.
-  void check_species(const Structure& s) const;
+  // Throws naming the frame and atom if s has a species the model was not trained on (a model of
+  // baselines alone, without e0, leaves the check to its terms). With spectators, species no
+  // descriptor sees are allowed.
+  void check_species(const Structure& s, bool spectators = false) const;
 };
 
 }  // namespace soapgap

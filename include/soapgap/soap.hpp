@@ -41,6 +41,7 @@ class Soap final : public Descriptor {
   double cutoff() const override { return p_.cutoff; }
   std::string to_string() const override;
   std::vector<int> neighbour_species() const override { return p_.species_Z; }
+  bool sees_species(int z) const override { return is_centre(z) || channel_of(z) >= 0 || p_.species_Z.empty(); }
   int environment_count(const Structure& s) const override {
     return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
   }

@@ -16,6 +16,14 @@ def _frames(data, keys):
     return [to_structure(a, frame=i, **keys) for i, a in enumerate(data)]
 
 
+def _baseline_list(baseline):
+    if baseline is None:
+        return []
+    if isinstance(baseline, (str, os.PathLike)) or hasattr(baseline, "_p"):
+        return [baseline]
+    return list(baseline)
+
+
 class Potential:
     """A GAP potential (sum of descriptor terms + per-species e0) with predicted errors."""
 
@@ -26,7 +34,7 @@ class Potential:
     def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
             e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
             virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
-            sigma_per_atom=True, sparse_from=None, verbose=False):
+            sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False):
         """Fit from an extxyz path or a list of ase.Atoms.
 
         gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
@@ -35,6 +43,10 @@ class Potential:
         e0: {symbol or Z: energy} or a number for every species; else e0_method (isolated|average).
         sparse_from: a Potential (or a path to a .json/.xml model, e.g. from gap_fit) whose sparse
         points are used instead of selecting new ones; its descriptors must match the gap terms.
+        baseline: a baseline or a list of them, each an option string ("zbl r_inner=1 r_outer=2",
+        "coulomb species={Na Cl} charges={1 -1}", "dispersion ...", "table ..."; docs/baselines.md),
+        a model path (.json/.xml) or a Potential. The GAP is fitted to reference − baseline and
+        the returned model contains the baselines and predicts the sum.
         """
         from ase.data import atomic_numbers
 
@@ -62,9 +74,31 @@ class Potential:
         o.sigma_per_atom = bool(sigma_per_atom)
         if verbose:
             o.log = lambda m: print(m, flush=True)
+        for b in _baseline_list(baseline):
+            if isinstance(b, Potential):
+                o.add_baseline_model(b._p, b._p.metadata.get("training_file", "python"))
+            else:
+                o.add_baseline(str(b))
         if sparse_from is not None and not isinstance(sparse_from, Potential):
             sparse_from = Potential.load(sparse_from)
         return cls(_soapgap.Potential.fit(frames, o, sparse_from._p if sparse_from is not None else None))
+
+    @classmethod
+    def from_baselines(cls, baselines):
+        """A model made of baselines alone (analytic terms and/or earlier models), e.g.
+        Potential.from_baselines(["coulomb species={Na Cl} charges={1 -1}", "zbl r_inner=0.8 r_outer=1.6"]);
+        it predicts, saves and serves as an ASE calculator like any model."""
+        specs = []
+        for b in _baseline_list(baselines):
+            if isinstance(b, Potential):
+                raise TypeError("from_baselines takes option strings or model paths; a Potential is itself a model")
+            specs.append(str(b))
+        return cls(_soapgap.Potential.from_baselines(specs))
+
+    @property
+    def baselines(self):
+        """The baseline terms, as option strings."""
+        return list(self._p.baselines)
 
     @classmethod
     def load(cls, path, gap_only=False):
