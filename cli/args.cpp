@@ -60,6 +60,7 @@ Args parse_args(int argc, char** argv, int first, const std::vector<OptionSpec>&
         value = "1";
       }
       a.values[name] = value;
+      a.repeated[name].push_back(value);
       continue;
     }
     if (allow_keyvals && w.find('=') != std::string::npos) {

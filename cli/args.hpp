@@ -15,7 +15,8 @@ struct OptionSpec {
 };
 
 struct Args {
-  std::map<std::string, std::string> values;       // --options
+  std::map<std::string, std::string> values;       // --options (the last of a repeated one)
+  std::map<std::string, std::vector<std::string>> repeated;  // every value of each --option, in order
   std::vector<std::pair<std::string, std::string>> keyvals;  // gap_fit-style key=value
   bool help = false;
   bool has(const std::string& k) const { return values.count(k) > 0; }

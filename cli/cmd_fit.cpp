@@ -13,6 +13,7 @@
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
 #include "soapgap/gap_xml.hpp"
+#include "soapgap/model_baseline.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/options.hpp"
 
@@ -37,6 +38,9 @@ const std::vector<OptionSpec> kSpec = {
     {"config-type-key", true, "frame property with the configuration type", "config_type"},
     {"seed", true, "random seed for sparse-point selection", "0"},
     {"sparse-from", true, "take the sparse points of this model (.json or gap_fit .xml) instead of selecting them"},
+    {"baseline", true, "fit reference − baseline; repeat for several: a model file (.json, GAP .xml) or a term such as "
+                       "\"zbl r_inner=1 r_outer=2\", \"coulomb species={Na Cl} charges={1 -1}\", \"dispersion ...\", "
+                       "\"table file=F keyword=K species={A B}\" (docs/baselines.md); the model carries them"},
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
@@ -121,7 +125,8 @@ const std::map<std::string, std::string>& gap_fit_keys() {
       {"energy_parameter_name", "energy-key"}, {"force_parameter_name", "force-key"},
       {"virial_parameter_name", "virial-key"}, {"stress_parameter_name", "stress-key"},
       {"config_type_parameter_name", "config-type-key"}, {"gp_file", "output"}, {"gap_file", "output"},
-      {"rnd_seed", "seed"}, {"sigma_per_atom", "@per_atom"}, {"kernel_regularisation_is_per_atom", "@per_atom"},
+      {"rnd_seed", "seed"}, {"core_param_file", "@core_file"}, {"baseline_param_filename", "@core_file"},
+      {"core_ip_args", "@core_args"}, {"baseline_ip_args", "@core_args"}, {"sigma_per_atom", "@per_atom"}, {"kernel_regularisation_is_per_atom", "@per_atom"},
       // accepted, no effect on the fit
       {"do_copy_at_file", ""}, {"do_copy_atoms_file", ""}, {"sparse_separate_file", ""}, {"verbosity", ""},
       {"openmp_chunk_size", ""}, {"mpi_blocksize_rows", ""}, {"mpi_blocksize_cols", ""}};
@@ -144,17 +149,32 @@ int cmd_fit(int argc, char** argv) {
                        kSpec);
     return 0;
   }
+  std::string core_file, core_args;
   for (const auto& [k, v] : a.keyvals) {
     auto it = gap_fit_keys().find(k);
     if (it == gap_fit_keys().end())
       throw Error("gap_fit option '" + k + "' is not supported (see docs/gap_fit-options.md)");
     if (it->second.empty()) continue;
+    if (it->second == "@core_file" || it->second == "@core_args") {
+      (it->second == "@core_file" ? core_file : core_args) = strip_group(v);
+      continue;
+    }
     if (it->second == "@per_atom") {
       const std::string t = strip_group(v);
       if (t == "F" || t == "false" || t == "False") a.values["no-sigma-per-atom"] = "1";
       continue;
     }
     a.values[it->second] = strip_group(v);
+  }
+  if (!core_file.empty() || !core_args.empty()) {
+    // gap_fit's baseline: only a GAP (QUIP XML or soapgap model) maps onto soapgap's baselines
+    if (core_file.empty() || core_args.empty())
+      throw Error("gap_fit baseline: core_param_file and core_ip_args go together");
+    if (core_args.rfind("IP GAP", 0) != 0)
+      throw Error("gap_fit baseline core_ip_args='" + core_args + "' is not supported: only 'IP GAP' (a GAP XML or soapgap "
+                  "model) maps onto a soapgap baseline; QUIP's other IPs have no soapgap equivalent here, use --baseline "
+                  "with zbl, coulomb, dispersion or table terms (docs/baselines.md)");
+    a.repeated["baseline"].insert(a.repeated["baseline"].begin(), core_file);
   }
   set_threads(a);
   if (!a.has("train")) throw Error("no training file: give --train FILE (or at_file=FILE)");
@@ -196,6 +216,10 @@ int cmd_fit(int argc, char** argv) {
   if (block_rows < 0 || block_rows > 100000000) throw Error("option --block-rows: must be between 0 and 1e8");
   o.block_rows = static_cast<int>(block_rows);
   if (!quiet) o.log = [](const std::string& m) { std::cout << m << std::endl; };
+  for (const auto& spec : a.repeated["baseline"]) {
+    o.baselines.push_back(make_baseline(spec));
+    if (!quiet) std::cout << "[baseline] " << o.baselines.back()->to_string() << std::endl;
+  }
   std::optional<Potential> source;
   if (a.has("sparse-from")) {
     source = load_potential(a.get("sparse-from"), true);

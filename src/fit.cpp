@@ -130,6 +130,7 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
   std::map<int, double> e0;
   if (!opt.e0.empty()) {
     for (int z : species) {
+      if (!opt.e0.count(z) && from_baseline.count(z)) continue;  // zero below
       if (!opt.e0.count(z)) throw Error("fit: e0 given but not for species " + chemical_symbol(z));
       e0[z] = opt.e0.at(z) + opt.e0_offset;
     }
@@ -174,9 +175,8 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
   }
   // a model baseline already carries these species' e0: the residual's is zero, so predictions of
   // frames made of them alone stay the baseline's
-  if (opt.e0.empty())
-    for (int z : species)
-      if (from_baseline.count(z)) e0[z] = 0.0;
+  for (int z : species)
+    if (from_baseline.count(z) && !opt.e0.count(z)) e0[z] = 0.0;
   return e0;
 }
 

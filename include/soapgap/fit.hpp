@@ -62,7 +62,7 @@ FrameTargets frame_targets(const Structure& s, const FitOptions& opt);
 
 // Per-species e0: given, or from isolated-atom frames (one atom, no neighbour within `cutoff`, or
 // config_type isolated_atom; disagreeing candidates are an error), or the mean energy per atom.
-// Species in `from_baseline` (a model baseline carries their e0) get e0 = 0 unless e0 is given.
+// Species in `from_baseline` (a model baseline carries their e0) get e0 = 0 unless given in opt.e0.
 std::map<int, double> reference_energies(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
                                          const std::vector<int>& species, const FitOptions& opt, double cutoff,
                                          const std::set<int>& from_baseline = {});

@@ -347,3 +347,143 @@ def test_bad_baselines_are_clear_errors(tmp_path):
     with pytest.raises(E, match="below the first point"):
         P.from_baselines([f"table file={good} keyword=KEY species={{Fe Fe}}"]).predict(
             Atoms("Fe2", positions=[[0, 0, 0], [0.8, 0, 0]]))
+
+
+# --- fitting on the residual ------------------------------------------------------------------
+
+SMALL_GAP = "soap n_max=4 l_max=3 atom_sigma=0.5 cutoff=4.0 cutoff_transition_width=1.0 delta=0.2 zeta=2 n_sparse=40 sparse_method=cur_points"
+
+
+def emt_frames(symbols_of, n_frames, seed, reps=2):
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n_frames):
+        at = bulk("Cu", "fcc", a=3.6 * rng.uniform(0.97, 1.04), cubic=True).repeat((reps, reps, reps))
+        at.set_chemical_symbols(symbols_of(len(at), rng))
+        at.positions += rng.normal(scale=0.12, size=at.positions.shape)
+        at.calc = EMT()
+        e, f, s = at.get_potential_energy(), at.get_forces(), at.get_stress()
+        at.calc = SinglePointCalculator(at, energy=e, forces=f, stress=s)
+        frames.append(at)
+    return frames
+
+
+def isolated(symbol):
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    at = Atoms(symbol, positions=[[0, 0, 0]])
+    at.calc = EMT()
+    e = at.get_potential_energy()
+    at.calc = SinglePointCalculator(at, energy=e, forces=np.zeros((1, 3)))
+    at.info["config_type"] = "isolated_atom"
+    return at
+
+
+def residual_frames(frames, base):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for at in frames:
+        b = base.predict(at)
+        r = at.copy()
+        stress = at.get_stress() if at.pbc.all() else None
+        kw = dict(energy=at.get_potential_energy() - b["energy"], forces=at.get_forces() - b["forces"])
+        if stress is not None:
+            kw["stress"] = stress - b["stress"]
+        r.calc = SinglePointCalculator(r, **kw)
+        r.info.update(at.info)
+        out.append(r)
+    return out
+
+
+def test_fit_with_baseline_learns_the_residual():
+    frames = emt_frames(lambda n, rng: ["Cu"] * n, 6, seed=1) + [isolated("Cu")]
+    base_specs = ["zbl r_inner=1.0 r_outer=2.0", "dispersion damping=bj species={Cu} c6={30} a2=3 cutoff=6"]
+    base = P.from_baselines(base_specs)
+    with_baseline = P.fit(frames, SMALL_GAP, baseline=base_specs, e0_method="isolated")
+    plain_on_residual = P.fit(residual_frames(frames, base), SMALL_GAP, e0_method="isolated")
+    assert with_baseline.baselines == base.baselines
+    assert with_baseline.e0 == pytest.approx(plain_on_residual.e0, abs=1e-12)
+    test = emt_frames(lambda n, rng: ["Cu"] * n, 2, seed=7)
+    for at in test:
+        a, b, c = with_baseline.predict(at), plain_on_residual.predict(at), base.predict(at)
+        assert abs(a["energy"] - (b["energy"] + c["energy"])) < 1e-8 * len(at)
+        assert np.abs(a["forces"] - (b["forces"] + c["forces"])).max() < 1e-8
+        assert np.abs(a["virial"] - (b["virial"] + c["virial"])).max() < 1e-8
+
+
+def test_species_added_on_top_of_a_fixed_model_leave_its_predictions_unchanged(tmp_path):
+    cu_only = emt_frames(lambda n, rng: ["Cu"] * n, 6, seed=2) + [isolated("Cu")]
+    base = P.fit(cu_only, SMALL_GAP + " add_species=T", e0_method="isolated")
+    base.save(tmp_path / "cu.json")
+    alloy = emt_frames(lambda n, rng: list(rng.choice(["Cu", "Au"], size=n, p=[0.8, 0.2])), 8, seed=3) + [isolated("Au")]
+    # only terms that involve Au: Cu–Au and Au–Au pairs, and SOAP centred on Au
+    # (add_species=F: gap_fit's default add_species=T would also centre SOAP on Cu)
+    top_gap = ("distance_2b Z1=29 Z2=79 cutoff=4.0 cutoff_transition_width=1.0 delta=0.5 theta_uniform=1.0 n_sparse=15 "
+               "sparse_method=uniform add_species=F : distance_2b Z1=79 Z2=79 cutoff=4.0 cutoff_transition_width=1.0 "
+               "delta=0.5 theta_uniform=1.0 n_sparse=15 sparse_method=uniform add_species=F : "
+               "soap n_max=4 l_max=3 atom_sigma=0.5 cutoff=4.0 cutoff_transition_width=1.0 delta=0.2 zeta=2 "
+               "n_sparse=30 sparse_method=cur_points Z={79} n_species=2 species_Z={29 79} add_species=F")
+    top = P.fit(alloy, top_gap, baseline=str(tmp_path / "cu.json"), e0_method="isolated")
+    assert top.e0[29] == 0.0 and top.e0[79] != 0.0
+    top.save(tmp_path / "cuau.json")
+    top = P.load(tmp_path / "cuau.json")
+    for at in emt_frames(lambda n, rng: ["Cu"] * n, 3, seed=9):
+        a, b = top.predict(at), base.predict(at)
+        assert a["energy"] == b["energy"]
+        assert np.array_equal(a["forces"], b["forces"]) and np.array_equal(a["virial"], b["virial"])
+    # and the alloy is learned: the composite beats the Cu model alone on held-out alloy frames
+    held_out = emt_frames(lambda n, rng: list(rng.choice(["Cu", "Au"], size=n, p=[0.8, 0.2])), 3, seed=11)
+    err_top = np.mean([abs(top.predict(a)["energy"] - a.get_potential_energy()) / len(a) for a in held_out])
+    assert err_top < 0.01  # eV/atom
+    with pytest.raises(Exception, match="Au, a species the model was not trained on"):
+        base.predict(held_out[0])
+
+
+def test_model_baseline_refuses_species_its_descriptors_see(tmp_path):
+    cu_only = emt_frames(lambda n, rng: ["Cu"] * n, 3, seed=2) + [isolated("Cu")]
+    base = P.fit(cu_only, SMALL_GAP + " add_species=F", e0_method="isolated")  # species-blind SOAP: Au changes it
+    base.save(tmp_path / "blind.json")
+    alloy = emt_frames(lambda n, rng: ["Cu"] * (n - 1) + ["Au"], 2, seed=3) + [isolated("Au")]
+    with pytest.raises(Exception, match="descriptor sees this species"):
+        P.fit(alloy, SMALL_GAP, baseline=str(tmp_path / "blind.json"))
+
+
+def test_cli_fit_with_baselines_and_gap_fit_core_options(cli, tmp_path):
+    import subprocess
+
+    import ase.io
+
+    def run(*args, ok=True):
+        p = subprocess.run([cli, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert (p.returncode == 0) == ok, p.stdout + p.stderr
+        return p
+
+    frames = emt_frames(lambda n, rng: ["Cu"] * n, 5, seed=4) + [isolated("Cu")]
+    ase.io.write(tmp_path / "train.xyz", frames)
+    specs = ["zbl r_inner=1.0 r_outer=2.0", "dispersion damping=bj species={Cu} c6={30} a2=3 cutoff=6"]
+    p = run("fit", "--train", "train.xyz", "--gap", SMALL_GAP, "--baseline", specs[0], "--baseline", specs[1],
+            "--output", "m.json")
+    assert p.stdout.count("[baseline]") == 3  # two terms announced, one subtraction
+    cli_model = P.load(tmp_path / "m.json")
+    py_model = P.fit(frames, SMALL_GAP, baseline=specs)
+    assert cli_model.baselines == py_model.baselines
+    test = emt_frames(lambda n, rng: ["Cu"] * n, 2, seed=8)
+    ase.io.write(tmp_path / "test.xyz", test)
+    run("eval", "--model", "m.json", "--input", "test.xyz", "--output", "pred.xyz")
+    for a, ref in zip(ase.io.read(tmp_path / "pred.xyz", ":"), ase.io.read(tmp_path / "test.xyz", ":")):
+        assert abs(a.info["soapgap_energy"] - py_model.predict(ref)["energy"]) < 1e-6  # extxyz text precision
+    # gap_fit's core_param_file/core_ip_args: an IP GAP maps onto a model baseline, other IPs are refused
+    run("fit", "at_file=train.xyz", "gap={" + SMALL_GAP + "}", "core_param_file=m.json", "core_ip_args={IP GAP}",
+        "gp_file=top.json")
+    assert P.load(tmp_path / "top.json").baselines[0].startswith("model")
+    p = run("fit", "at_file=train.xyz", "gap={" + SMALL_GAP + "}", "core_param_file=glue.xml", "core_ip_args={IP Glue}",
+            "gp_file=x.json", ok=False)
+    assert "core_ip_args='IP Glue' is not supported" in p.stderr
+    # a model with baselines cannot be written as QUIP XML
+    p = run("fit", "--train", "train.xyz", "--gap", SMALL_GAP, "--baseline", specs[0], "--output", "m.xml", ok=False)
+    assert "cannot carry" in p.stderr
