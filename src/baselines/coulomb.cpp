@@ -35,7 +35,7 @@ Coulomb::Coulomb(const Options& o) {
   damping_width_ = o.get_double({"damping_width"}, 0.0);
   background_ = o.get_bool({"background"}, false);
   k_e_ = o.get_double({"coulomb_constant"}, kCoulombConstant);
-  if (!(accuracy_ > 0 && accuracy_ < 1)) throw Error(o.context() + ": accuracy must be between 0 and 1");
+  if (!(accuracy_ >= 1e-16 && accuracy_ <= 0.1)) throw Error(o.context() + ": accuracy must be between 1e-16 and 0.1");
   if (alpha_ < 0 || r_cut_ < 0 || damping_width_ < 0) throw Error(o.context() + ": alpha, cutoff and damping_width must be non-negative");
   if (!(k_e_ > 0)) throw Error(o.context() + ": coulomb_constant must be positive");
 }
@@ -131,6 +131,16 @@ void Coulomb::add_ewald(const Structure& s, const Eigen::VectorXd& q, EnergyTerm
   const bool forces = out.forces.rows() == n;
   const EwaldParameters ep = ewald_parameters(s);
   const double a = ep.alpha, w = damping_width_, V = s.volume();
+  {  // refuse settings that would run for hours rather than start them
+    const double pairs = double(n) * n * 4.18879 * std::pow(ep.r_cut, 3) / V;
+    const double kvecs = double(n) * 4.18879 * std::pow(ep.k_cut, 3) * V / (8 * kPi * kPi * kPi);
+    if (pairs > 2e9 || kvecs > 2e9) {
+      std::ostringstream m;
+      m << s.where() << "Ewald settings (alpha " << a << " 1/Å, real-space cutoff " << ep.r_cut << " Å, k cutoff " << ep.k_cut
+        << " 1/Å) need ~" << pairs << " pair and ~" << kvecs << " k-vector terms; choose alpha/cutoff/accuracy closer to the defaults";
+      throw Error(m.str());
+    }
+  }
 
   // real space
   const NeighbourList nl = build_neighbour_list(s, ep.r_cut);

@@ -340,6 +340,12 @@ def test_bad_baselines_are_clear_errors(tmp_path):
         P.from_baselines(["zbl r_inn=1 r_outer=2"])
     with pytest.raises(E, match="r_inner < r_outer"):
         P.from_baselines(["zbl r_inner=2 r_outer=1"])
+    with pytest.raises(E, match="Ewald settings .* closer to the defaults"):
+        P.from_baselines(["coulomb species={Na Cl} charges={1 -1} alpha=0.001"]).predict(charged)
+    with pytest.raises(E, match="accuracy must be between"):
+        P.from_baselines(["coulomb species={Na Cl} charges={1 -1} accuracy=1e-300"])
+    with pytest.raises(E, match="would need"):
+        P.from_baselines(["dispersion species={Na Cl} c6={1 1} r0={1 1} cutoff=5000"]).predict(charged)
     with pytest.raises(E, match="no C6"):
         P.from_baselines(["dispersion species={Na} c6={1} r0={1} cutoff=5"]).predict(charged)
     good = tmp_path / "good.table"
