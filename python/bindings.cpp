@@ -219,13 +219,20 @@ NB_MODULE(_soapgap, m) {
         nb::gil_scoped_release release;
         return p.local_gap_variance(s, r);
       }, nb::arg("structure"), nb::arg("regularisation") = 1e-3)
-      .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance) {
+      .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance,
+                         bool atom_virials) {
         Prediction r;
         {
           nb::gil_scoped_release release;
-          r = p.predict(s, {forces, variance, total_variance});
+          PredictOptions o;
+          o.forces = forces;
+          o.variance = variance;
+          o.total_variance = total_variance;
+          o.atom_virials = atom_virials;
+          r = p.predict(s, o);
         }
         nb::dict d;
+        if (atom_virials) d["atom_virials"] = r.atom_virials;
         d["energy"] = r.energy;
         d["energies"] = r.energies;
         if (forces) {
@@ -237,7 +244,8 @@ NB_MODULE(_soapgap, m) {
           d["energies_std"] = r.energies_std;
         }
         return d;
-      }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = false);
+      }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = false,
+         nb::arg("atom_virials") = false);
 
   // Structure kernels (similarity layer).
   nb::class_<EnvironmentSet>(m, "EnvironmentSet")

@@ -1,5 +1,7 @@
 #include "soapgap/pair_triplet.hpp"
 
+#include <algorithm>
+
 #include <sstream>
 
 #include "soapgap/cutoff.hpp"
@@ -46,7 +48,7 @@ DescriptorData Distance2b::compute(const Structure& s, const NeighbourList& nl, 
   DescriptorData out;
   out.dim = 1;
   std::vector<double> vals;
-  for (int i = 0; i < s.size(); ++i)
+  for (int i = 0; i < std::min(s.size(), nl.centres()); ++i)
     for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
       if (nb->r >= cutoff_ || !match_pair(z1_, z2_, s.numbers[i], s.numbers[nb->j])) continue;
       const CutoffValue fc = cosine_cutoff(nb->r, cutoff_, width_);
@@ -100,7 +102,7 @@ DescriptorData Angle3b::compute(const Structure& s, const NeighbourList& nl, boo
   DescriptorData out;
   out.dim = 3;
   std::vector<double> vals;
-  for (int i = 0; i < s.size(); ++i) {
+  for (int i = 0; i < std::min(s.size(), nl.centres()); ++i) {
     if (!match(z_, s.numbers[i])) continue;
     for (const Neighbour* a = nl.begin(i); a != nl.end(i); ++a) {
       if (a->r >= cutoff_) continue;

@@ -18,6 +18,25 @@ std::vector<std::vector<std::pair<int, double>>> atom_shares(const DescriptorDat
   }
   return shares;
 }
+// Per-atom virial: environment e contributes W_e = −Σ_g r_rel,g ⊗ ∂E_e/∂r_g, shared by its ci atoms
+// like its energy (the atom-centred decomposition; the sum over atoms is the global virial).
+void add_atom_virials(const Descriptor& desc, const Structure& s, const NeighbourList& nl, const RowMatrixXd& dE_dvalues,
+                      const Eigen::VectorXd& dE_dcutoff, RowMatrixXd& atom_virials) {
+  const DescriptorData d = desc.compute(s, nl, true);
+  for (int e = 0; e < d.size(); ++e) {
+    Eigen::Matrix3d w = Eigen::Matrix3d::Zero();
+    for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g) {
+      Eigen::Vector3d dE;
+      for (int c = 0; c < 3; ++c)
+        dE[c] = d.grad_values.row(3 * g + c).dot(dE_dvalues.row(e)) + dE_dcutoff[e] * d.grad_cutoff(g, c);
+      w -= d.grad_rel.row(g).transpose() * dE.transpose();
+    }
+    const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+    for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) atom_virials(d.ci[k], 3 * a + b) += w(a, b) / nci;
+  }
+}
 }  // namespace
 
 double Potential::cutoff() const {
@@ -56,13 +75,29 @@ void Potential::check_species(const Structure& s, bool spectators) const {
 
 Prediction Potential::predict(const Structure& s, const PredictOptions& opt) const {
   s.validate();
+  if (coordinates.empty() || s.size() == 0) {
+    NeighbourList none;
+    none.offset.assign(s.size() + 1, 0);
+    return predict(s, none, opt);
+  }
+  return predict(s, build_neighbour_list(s, cutoff()), opt);
+}
+
+Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const PredictOptions& opt) const {
   check_species(s, opt.spectators);
   const int n = s.size();
+  const int centres = std::min(n, nl.centres());
+  if (centres < n && !baselines.empty())
+    throw Error("baselines (" + baselines.front()->kind() + (baselines.size() > 1 ? ", ..." : "") +
+                ") cannot be evaluated on a domain with ghost atoms; evaluate them in the MD code instead");
   Prediction out;
   out.energies = Eigen::VectorXd::Zero(n);
-  for (int i = 0; i < n; ++i)
+  for (int i = 0; i < centres; ++i)
     if (auto it = e0.find(s.numbers[i]); it != e0.end()) out.energies[i] = it->second;
   if (opt.forces) out.forces = Positions::Zero(n, 3);
+  if (opt.atom_virials && !opt.forces) throw Error("predict: per-atom virials need forces");
+  if (opt.atom_virials && !baselines.empty()) throw Error("predict: per-atom virials of baselines are not available");
+  if (opt.atom_virials) out.atom_virials = RowMatrixXd::Zero(n, 9);
   const bool var = opt.variance && R.size() > 0;
   if (opt.variance && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
   const int M = n_sparse_total();
@@ -76,7 +111,6 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
     prior_atoms = Eigen::VectorXd::Zero(n);
   }
   if (n > 0 && !coordinates.empty()) {
-    const NeighbourList nl = build_neighbour_list(s, cutoff());
     int m0 = 0;
     for (const auto& co : coordinates) {
       const DescriptorData d = co.descriptor->compute(s, nl, false);
@@ -100,6 +134,7 @@ Prediction Potential::predict(const Structure& s, const PredictOptions& opt) con
         if (opt.forces) {
           for (int e = 0; e < ne; ++e) dE.row(e) *= d.cutoff[e];
           co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+          if (opt.atom_virials) add_atom_virials(*co.descriptor, s, nl, dE, eps, out.atom_virials);
         }
         if (var) {
           const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);

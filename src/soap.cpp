@@ -242,7 +242,7 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   DescriptorData out;
   out.dim = dim_;
   std::vector<int> centres;
-  for (int i = 0; i < s.size(); ++i)
+  for (int i = 0; i < std::min(s.size(), nl.centres()); ++i)
     if (is_centre(s.numbers[i])) centres.push_back(i);
   const int ne = static_cast<int>(centres.size());
   out.values.resize(ne, dim_);

@@ -13,9 +13,12 @@ struct Neighbour {
   double r;             // |rij|
 };
 
+// Lists are given for the first centres() atoms. Atoms beyond (ghost atoms of a domain given by
+// MD codes such as LAMMPS) are neighbours only: never centres of an environment, no e0.
 struct NeighbourList {
   std::vector<int> offset;          // neighbours of atom i are list[offset[i] .. offset[i+1])
   std::vector<Neighbour> list;
+  int centres() const { return static_cast<int>(offset.size()) - 1; }
   int count(int i) const { return offset[i + 1] - offset[i]; }
   const Neighbour* begin(int i) const { return list.data() + offset[i]; }
   const Neighbour* end(int i) const { return list.data() + offset[i + 1]; }

@@ -11,6 +11,7 @@
 #include "soapgap/baseline.hpp"
 #include "soapgap/descriptor.hpp"
 #include "soapgap/kernel.hpp"
+#include "soapgap/neighbours.hpp"
 
 namespace soapgap {
 
@@ -29,6 +30,8 @@ struct Prediction {
   Eigen::VectorXd energies;                // per-atom energies (incl. e0)
   Positions forces;                        // eV/Å
   Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();  // eV, W = -V σ
+  RowMatrixXd atom_virials;                // n x 9 (row-major 3x3), when requested: each environment's
+                                           // −Σ r_rel ⊗ ∂E/∂r shared like its energy; sums to virial
   bool has_std = false;
   double energy_std = 0.0;                 // predicted std of the total energy (eV)
   Eigen::VectorXd energies_std;            // predicted std of each local energy (eV)
@@ -41,6 +44,7 @@ struct PredictOptions {
   // Atoms of species without e0 are allowed (no e0, no energy) when no descriptor sees them: how a
   // model acting as a baseline is evaluated on frames with species added on top of it.
   bool spectators = false;
+  bool atom_virials = false;  // per-atom virials (recomputes descriptor gradients)
 };
 
 class Potential {
@@ -56,6 +60,9 @@ class Potential {
   int n_sparse_total() const;
   std::vector<int> species() const;
   Prediction predict(const Structure& s, const PredictOptions& opt = {}) const;
+  // With a given neighbour list (an MD code's domain): atoms beyond nl.centres() are ghosts, whose
+  // energy shares, forces and virial contributions are returned for the caller to fold back.
+  Prediction predict(const Structure& s, const NeighbourList& nl, const PredictOptions& opt = {}) const;
   // QUIP's `local_gap_variance` (gp_predict.F90), for users comparing with quippy: per descriptor
   // instance v = δ² + f0² + r² − kᵀ(K_mm + r²I)⁻¹k (a prior-minus-Nyström form with its own
   // regularisation r, not the posterior above); per atom Σ v·fc²/|ci| over its instances.

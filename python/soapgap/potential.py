@@ -133,7 +133,7 @@ class Potential:
     def descriptors(self):
         return self._p.descriptors
 
-    def predict(self, atoms, forces=True, std=False, total_std=False):
+    def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False):
         """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
         ASE stress (eV/Å³, Voigt xx yy zz yz xz xy).
 
@@ -141,8 +141,9 @@ class Potential:
         ('energies_std'), at about the cost of the energy itself. total_std=True (with std) adds
         that of the total energy ('energy_std'), which needs the covariance of every pair of
         environments: O(n_env²) kernel evaluations, comparable to the prediction at ~100 atoms
-        and dominant beyond a few hundred."""
-        r = self._p.predict(to_structure(atoms), forces, std, total_std)
+        and dominant beyond a few hundred. atom_virials=True adds 'atom_virials' (n×3×3, eV): each
+        environment's virial shared like its energy (as LAMMPS' compute stress/atom reports it)."""
+        r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials)
         out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
         if forces:
             out["forces"] = np.asarray(r["forces"])
@@ -151,6 +152,8 @@ class Potential:
             if atoms.cell.rank == 3:
                 s = -w / atoms.get_volume()
                 out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        if atom_virials:
+            out["atom_virials"] = np.asarray(r["atom_virials"]).reshape(-1, 3, 3)
         if std:
             if total_std:
                 out["energy_std"] = float(r["energy_std"])
