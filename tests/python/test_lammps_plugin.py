@@ -126,3 +126,16 @@ def test_bad_input_is_a_lammps_error_with_soapgaps_message(models, tmp_path):
     withb.save(tmp_path / "withb.json")
     out = run_soapgap(tmp_path / "baseline", at, str(tmp_path / "withb.json"), ["Cu", "Au"], ok=False)
     assert "hybrid/overlay" in out
+
+
+def test_plugin_loads_from_lammps_plugin_path():
+    import os
+    import subprocess
+    import sys
+
+    from lammps_reference import plugin_path
+
+    folder = os.path.dirname(plugin_path())
+    p = subprocess.run([os.path.join(sys.prefix, "bin", "lmp"), "-log", "none", "-nocite"], input="plugin list\n",
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, LAMMPS_PLUGIN_PATH=folder))
+    assert "pair style plugin soapgap" in p.stdout and "compute style plugin soapgap/sigma" in p.stdout, p.stdout
