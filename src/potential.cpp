@@ -113,7 +113,7 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   if (n > 0 && !coordinates.empty()) {
     int m0 = 0;
     for (const auto& co : coordinates) {
-      const DescriptorData d = co.descriptor->compute(s, nl, false);
+      const DescriptorData d = opt.forces ? co.descriptor->compute_for_forces(s, nl) : co.descriptor->compute(s, nl, false);
       const int ne = d.size();
       if (ne > 0) {
         // environments in blocks: the n_env x M kernel matrix never exists whole

@@ -113,6 +113,9 @@ Soap::Soap(SoapParams p) : p_(checked(std::move(p))), sph_(p_.l_max), bessel_(p_
   if (llt.info() != Eigen::Success) throw Error("soap: radial basis overlap is not positive definite (n_max too large?)");
   const Eigen::MatrixXd L = llt.matrixL();
   transform_ = C.partialPivLu().solve(L);
+  transform_rows_.resize(static_cast<size_t>(p_.n_max) * p_.n_max);
+  for (int a = 0; a < p_.n_max; ++a)
+    for (int k = 0; k < p_.n_max; ++k) transform_rows_[static_cast<size_t>(a) * p_.n_max + k] = transform_(a, k);
   central_ = L.row(0).transpose();
 }
 
@@ -147,21 +150,26 @@ void Soap::radial(double r, double* c, double* dc) const {
   thread_local std::vector<double> g;
   g.assign(static_cast<size_t>(Lp) * n, 0.0);
   for (int a = 0; a < n; ++a) bessel_.compute(alpha_, r, grid_[a], g.data() + static_cast<size_t>(a) * Lp);
-  // transform to the orthonormal basis; derivative via i_l' = (l i_{l-1} + (l+1) i_{l+1})/(2l+1)
-  for (int l = 0; l <= L; ++l)
-    for (int k = 0; k < n; ++k) {
-      double v = 0.0, dv = 0.0;
-      for (int a = 0; a < n; ++a) {
-        const double* ga = g.data() + static_cast<size_t>(a) * Lp;
-        const double ra = grid_[a];
+  // transform to the orthonormal basis; derivative via i_l' = (l i_{l-1} + (l+1) i_{l+1})/(2l+1).
+  // Grid points a outermost, n innermost (unit stride, vectorised); the sum over a keeps its order.
+  std::fill(c, c + static_cast<size_t>(L + 1) * n, 0.0);
+  if (dc) std::fill(dc, dc + static_cast<size_t>(L + 1) * n, 0.0);
+  for (int a = 0; a < n; ++a) {
+    const double* ga = g.data() + static_cast<size_t>(a) * Lp;
+    const double* Ta = transform_rows_.data() + static_cast<size_t>(a) * n;
+    const double ra = grid_[a];
+    for (int l = 0; l <= L; ++l) {
+      const double v = ga[l];
+      double* cl = c + static_cast<size_t>(l) * n;
+      for (int k = 0; k < n; ++k) cl[k] += v * Ta[k];
+      if (dc) {
         const double dg = -2.0 * alpha_ * r * ga[l] +
                           2.0 * alpha_ * ra * ((l > 0 ? l * ga[l - 1] : 0.0) + (l + 1) * ga[l + 1]) / (2 * l + 1);
-        v += ga[l] * transform_(a, k);
-        dv += dg * transform_(a, k);
+        double* dl = dc + static_cast<size_t>(l) * n;
+        for (int k = 0; k < n; ++k) dl[k] += dg * Ta[k];
       }
-      c[l * n + k] = v;
-      if (dc) dc[l * n + k] = dv;
     }
+  }
 }
 
 Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i, bool derivatives) const {
@@ -239,6 +247,10 @@ void Soap::power_spectrum(const RowMatrixXd& X, double* p) const {
 }
 
 DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
+  return compute(s, nl, gradients, nullptr);
+}
+
+DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients, ForceCache* keep) const {
   DescriptorData out;
   out.dim = dim_;
   std::vector<int> centres;
@@ -253,6 +265,10 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   }
   std::vector<Expansion> ex(ne);
   std::vector<double> norms(ne);
+  if (keep) {
+    keep->X.assign(ne, RowMatrixXd());
+    keep->norm.assign(ne, 1.0);
+  }
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) errors.run([&] {
@@ -267,6 +283,10 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     }
     norms[e] = nrm;
     p[dim_ - 1] = p_.covariance_sigma0;
+    if (keep) {
+      keep->X[e] = std::move(ex[e].X);
+      keep->norm[e] = nrm;
+    }
     if (!gradients) ex[e] = Expansion{};
   });
   errors.rethrow();
@@ -349,12 +369,25 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   return out;
 }
 
-// Reverse mode: dE/dp̂ -> dE/dp -> dE/dX (symmetric channel matrix per l) -> per neighbour.
+DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList& nl) const {
+  // keep each environment's density coefficients (K x (l_max+1)² doubles): the force pass needs
+  // them for dE/dX and then only has to differentiate each neighbour's contribution
+  auto cache = std::make_shared<ForceCache>();
+  DescriptorData out = compute(s, nl, false, cache.get());
+  out.cache = cache;
+  return out;
+}
+
+// Reverse mode: dE/dp̂ -> dE/dp -> dE/dX (symmetric channel matrix per l) -> per neighbour, where
+// each neighbour's radial and angular derivatives are contracted with dE/dX as they are computed
+// (no per-neighbour derivative arrays are stored).
 void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                              const RowMatrixXd& dE_dvalues, const Eigen::VectorXd&, Positions& forces,
                              Eigen::Matrix3d& virial) const {
   const int ne = data.size(), n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
+  const auto* cached = static_cast<const ForceCache*>(data.cache.get());
+  if (cached && static_cast<int>(cached->X.size()) != ne) cached = nullptr;
   // Per-environment contributions, reduced serially afterwards so results do not depend on
   // the thread schedule (bit-reproducible forces).
   std::vector<std::vector<std::pair<int, Eigen::Vector3d>>> contrib(ne);
@@ -363,17 +396,23 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) errors.run([&] {
     const int i = data.ci[data.ci_offset[e]];
-    const Expansion x = expand(s, nl, i, true);
-    // dE/dp (unnormalised)
+    RowMatrixXd X_local;
+    if (!cached) X_local = expand(s, nl, i, false).X;
+    const RowMatrixXd& X = cached ? cached->X[e] : X_local;
+    // dE/dp (unnormalised): p̂ is the environment's value, |p| its norm
     Eigen::VectorXd w = dE_dvalues.row(e).transpose().head(dim_ - 1);
     if (p_.normalise) {
-      RowMatrixXd pv(1, dim_);
-      power_spectrum(x.X, pv.data());
-      const double nrm = pv.row(0).head(dim_ - 1).norm();
-      if (nrm > 0) {
-        const Eigen::VectorXd ph = pv.row(0).head(dim_ - 1).transpose() / nrm;
-        w = (w - ph * ph.dot(w)) / nrm;
+      double nrm = 1.0;
+      if (cached) {
+        nrm = cached->norm[e];
+      } else {
+        RowMatrixXd pv(1, dim_);
+        power_spectrum(X, pv.data());
+        nrm = pv.row(0).head(dim_ - 1).norm();
+        if (!(nrm > 0)) nrm = 1.0;
       }
+      const auto ph = data.values.row(e).head(dim_ - 1).transpose();
+      w = (w - ph * ph.dot(w)) / nrm;
     }
     // dE/dX[a][lm] = f_l sum_b B_l(a,b) X[b][lm]
     RowMatrixXd dX = RowMatrixXd::Zero(K_, nlm);
@@ -385,25 +424,57 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
           if (wab == 0.0) continue;
           const double cab = a == b ? 2.0 * wab : sqrt2 * wab;
           for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-            dX(a, lm) += cab * x.X(b, lm);
-            if (a != b) dX(b, lm) += cab * x.X(a, lm);
+            dX(a, lm) += cab * X(b, lm);
+            if (a != b) dX(b, lm) += cab * X(a, lm);
           }
         }
     }
-    for (size_t j = 0; j < x.atom.size(); ++j) {
-      const int s0 = x.channel[j] * n;
-      const double* d = x.dX.data() + j * 3 * static_cast<size_t>(n) * nlm;
-      Eigen::Vector3d g = Eigen::Vector3d::Zero();
-      for (int c = 0; c < 3; ++c)
-        for (int k = 0; k < n; ++k) {
-          const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
-          const double* ek = &dX(s0 + k, 0);
-          double sum = 0.0;
-          for (int lm = 0; lm < nlm; ++lm) sum += dk[lm] * ek[lm];
-          g[c] += sum;
+    // neighbour j adds fc(r) c_nl(r) Y_lm(r̂) to X[ch n + k][lm]: its gradient contracted with dE/dX is
+    //   g = Σ_{k,l} [ (fc c)'(r) r̂ A_kl + fc c_kl ∇Y·dE/dX ],  A_kl = Σ_m Y_lm dE/dX_{k,lm}
+    const RowMatrixXd dXT = dX.transpose();
+    thread_local std::vector<double> c, dc, Y, dY, A, Bx, By, Bz;
+    for (auto* v : {&A, &Bx, &By, &Bz}) v->resize(n);
+    c.resize(static_cast<size_t>(L + 1) * n);
+    dc.resize(c.size());
+    Y.resize(nlm);
+    dY.resize(3 * static_cast<size_t>(nlm));
+    for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
+      if (nb->r >= p_.cutoff) continue;
+      const int ch = channel_of(s.numbers[nb->j]);
+      if (ch < 0) continue;
+      const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
+      radial(nb->r, c.data(), dc.data());
+      sph_.compute(nb->rij.data(), Y.data(), dY.data());
+      const Eigen::Vector3d u = nb->rij / nb->r;
+      double radial_part = 0.0;
+      Eigen::Vector3d angular = Eigen::Vector3d::Zero();
+      for (int l = 0; l <= L; ++l) {
+        // A_k and B_k for every k at once: dE/dX transposed so k runs with unit stride (vectorised)
+        for (int k = 0; k < n; ++k) A[k] = Bx[k] = By[k] = Bz[k] = 0.0;
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+          const double* d = &dXT(lm, ch * n);
+          const double yl = Y[lm], yx = dY[3 * lm], yy = dY[3 * lm + 1], yz = dY[3 * lm + 2];
+          for (int k = 0; k < n; ++k) {
+            A[k] += yl * d[k];
+            Bx[k] += yx * d[k];
+            By[k] += yy * d[k];
+            Bz[k] += yz * d[k];
+          }
         }
-      contrib[e].push_back({x.atom[j], g});
-      w_env[e] -= x.rel[j] * g.transpose();
+        const double* cl = &c[static_cast<size_t>(l) * n];
+        const double* dcl = &dc[static_cast<size_t>(l) * n];
+        double bx = 0.0, by = 0.0, bz = 0.0;
+        for (int k = 0; k < n; ++k) {
+          radial_part += (fc.f * dcl[k] + fc.df * cl[k]) * A[k];
+          bx += cl[k] * Bx[k];
+          by += cl[k] * By[k];
+          bz += cl[k] * Bz[k];
+        }
+        angular += fc.f * Eigen::Vector3d(bx, by, bz);
+      }
+      const Eigen::Vector3d g = radial_part * u + angular;
+      contrib[e].push_back({nb->j, g});
+      w_env[e] -= nb->rij * g.transpose();
     }
   });
   errors.rethrow();

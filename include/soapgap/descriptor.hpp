@@ -25,6 +25,8 @@ struct DescriptorData {
   RowMatrixXd grad_values;         // row 3g+c: d values / d r_{atom,c}
   Positions grad_cutoff;           // d cutoff / d r_atom
   int size() const { return static_cast<int>(values.rows()); }
+  // Descriptor-specific data kept from compute_for_forces for accumulate_forces (may be empty).
+  std::shared_ptr<const void> cache;
   bool has_gradients() const { return values.rows() > 0 && static_cast<Eigen::Index>(grad_offset.size()) == values.rows() + 1; }
 };
 
@@ -47,6 +49,11 @@ class Descriptor {
     return compute(s, build_neighbour_list(s, cutoff()), false).size();
   }
   virtual DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const = 0;
+  // Values for an energy whose forces accumulate_forces will give next: a descriptor may keep
+  // intermediate results in DescriptorData::cache so the second pass does not redo them.
+  virtual DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl) const {
+    return compute(s, nl, false);
+  }
   // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
   // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds
   // the full gradients; descriptors with cheaper reverse-mode derivatives override it.

@@ -46,6 +46,9 @@ class Soap final : public Descriptor {
     return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
   }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
+  // Values plus each environment's density coefficients X, which accumulate_forces then reuses
+  // instead of expanding the density a second time.
+  DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
                          Eigen::Matrix3d& virial) const override;
@@ -68,6 +71,7 @@ class Soap final : public Descriptor {
   SphericalHarmonics sph_;
   ScaledBesselI bessel_;  // orders 0..l_max+1 (l_max+1 for the radial derivative)
   Eigen::MatrixXd transform_;     // C^{-1} L, n_max x n_max (rows: grid point a, cols: n)
+  std::vector<double> transform_rows_;  // the same, row-major: the radial loop runs over n with unit stride
   Eigen::VectorXd grid_;          // r_a
   Eigen::VectorXd central_;       // L(0, n): central-atom coefficient per n
   double alpha_;
@@ -75,6 +79,11 @@ class Soap final : public Descriptor {
   bool is_centre(int z) const;
   void radial(double r, double* c, double* dc) const;  // (l_max+1) x n_max each, includes no cutoff
   void power_spectrum(const RowMatrixXd& X, double* p) const;
+  struct ForceCache {              // kept by compute_for_forces for accumulate_forces
+    std::vector<RowMatrixXd> X;     // density coefficients per environment
+    std::vector<double> norm;       // |p| before normalisation (1 when p = 0)
+  };
+  DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients, ForceCache* keep) const;
 };
 
 }  // namespace soapgap
