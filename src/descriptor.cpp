@@ -22,6 +22,10 @@ void Descriptor::accumulate_forces(const Structure& s, const NeighbourList& nl, 
     }
 }
 
+DescriptorData Descriptor::compute_for_forces(const Structure&, const NeighbourList&, int, int) const {
+  throw Error(kind() + ": blocked evaluation is not supported (force_block_size() is 0)");
+}
+
 std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
   if (o.name() == "soap") return std::make_unique<Soap>(SoapParams::from_options(o));
   if (o.name() == "distance_2b") return std::make_unique<Distance2b>(o);

@@ -113,7 +113,30 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   if (n > 0 && !coordinates.empty()) {
     int m0 = 0;
     for (const auto& co : coordinates) {
-      const DescriptorData d = opt.forces ? co.descriptor->compute_for_forces(s, nl) : co.descriptor->compute(s, nl, false);
+      // With forces and no variance, atom-centred descriptors are evaluated in blocks of centres:
+      // what the value pass keeps for the force pass (SOAP: every neighbour's radial and angular
+      // terms) stays bounded.
+      const int block = opt.forces && !var && !opt.atom_virials ? co.descriptor->force_block_size() : 0;
+      if (block > 0) {
+        for (int a0 = 0; a0 < centres; a0 += block) {
+          const DescriptorData d = co.descriptor->compute_for_forces(s, nl, a0, std::min(centres, a0 + block));
+          const int ne = d.size();
+          if (ne == 0) continue;
+          const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
+          const Eigen::VectorXd eps = K * co.alpha;
+          RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, co.alpha);
+          for (int e = 0; e < ne; ++e) {
+            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) out.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
+            dE.row(e) *= d.cutoff[e];
+          }
+          co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+          if (opt.atom_virials) add_atom_virials(*co.descriptor, s, nl, dE, eps, out.atom_virials);
+        }
+        m0 += co.n_sparse();
+        continue;
+      }
+      const DescriptorData d = co.descriptor->compute(s, nl, false);
       const int ne = d.size();
       if (ne > 0) {
         // environments in blocks: the n_env x M kernel matrix never exists whole

@@ -172,7 +172,8 @@ void Soap::radial(double r, double* c, double* dc) const {
   }
 }
 
-Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i, bool derivatives) const {
+Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i, bool derivatives,
+                             NeighbourTerms* terms) const {
   const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
   Expansion e;
   e.X = RowMatrixXd::Zero(K_, nlm);
@@ -193,8 +194,17 @@ Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i,
     const int ch = channel_of(s.numbers[nb->j]);
     if (ch < 0) continue;
     const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
-    radial(nb->r, c.data(), derivatives ? dc.data() : nullptr);
-    sph_.compute(nb->rij.data(), Y.data(), derivatives ? dY.data() : nullptr);
+    const bool with_d = derivatives || terms;
+    radial(nb->r, c.data(), with_d ? dc.data() : nullptr);
+    sph_.compute(nb->rij.data(), Y.data(), with_d ? dY.data() : nullptr);
+    if (terms) {
+      terms->atom.push_back(nb->j);
+      terms->channel.push_back(ch);
+      terms->rij.push_back(nb->rij);
+      terms->fc.push_back(fc.f);
+      terms->dfc.push_back(fc.df);
+      for (const auto* v : {&c, &dc, &Y, &dY}) terms->values.insert(terms->values.end(), v->begin(), v->end());
+    }
     for (int l = 0; l <= L; ++l)
       for (int k = 0; k < n; ++k) {
         const double ck = fc.f * c[l * n + k];
@@ -247,10 +257,6 @@ void Soap::power_spectrum(const RowMatrixXd& X, double* p) const {
 }
 
 DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
-  return compute(s, nl, gradients, nullptr);
-}
-
-DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients, ForceCache* keep) const {
   DescriptorData out;
   out.dim = dim_;
   std::vector<int> centres;
@@ -265,10 +271,6 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   }
   std::vector<Expansion> ex(ne);
   std::vector<double> norms(ne);
-  if (keep) {
-    keep->X.assign(ne, RowMatrixXd());
-    keep->norm.assign(ne, 1.0);
-  }
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) errors.run([&] {
@@ -283,10 +285,6 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     }
     norms[e] = nrm;
     p[dim_ - 1] = p_.covariance_sigma0;
-    if (keep) {
-      keep->X[e] = std::move(ex[e].X);
-      keep->norm[e] = nrm;
-    }
     if (!gradients) ex[e] = Expansion{};
   });
   errors.rethrow();
@@ -369,11 +367,39 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   return out;
 }
 
-DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList& nl) const {
-  // keep each environment's density coefficients (K x (l_max+1)² doubles): the force pass needs
-  // them for dE/dX and then only has to differentiate each neighbour's contribution
+DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const {
+  DescriptorData out;
+  out.dim = dim_;
+  std::vector<int> centres;
+  for (int i = std::max(first, 0); i < std::min({last, s.size(), nl.centres()}); ++i)
+    if (is_centre(s.numbers[i])) centres.push_back(i);
+  const int ne = static_cast<int>(centres.size());
+  out.values.resize(ne, dim_);
+  out.cutoff.assign(ne, 1.0);
+  for (int e = 0; e < ne; ++e) {
+    out.ci.push_back(centres[e]);
+    out.ci_offset.push_back(e + 1);
+  }
   auto cache = std::make_shared<ForceCache>();
-  DescriptorData out = compute(s, nl, false, cache.get());
+  cache->X.resize(ne);
+  cache->norm.assign(ne, 1.0);
+  cache->terms.resize(ne);
+  ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic)
+  for (int e = 0; e < ne; ++e) errors.run([&] {
+    cache->X[e] = expand(s, nl, centres[e], false, &cache->terms[e]).X;
+    double* p = &out.values(e, 0);
+    power_spectrum(cache->X[e], p);
+    if (p_.normalise) {
+      const double nrm = Eigen::Map<Eigen::VectorXd>(p, dim_).norm();
+      if (nrm > 0) {
+        Eigen::Map<Eigen::VectorXd>(p, dim_) /= nrm;
+        cache->norm[e] = nrm;
+      }
+    }
+    p[dim_ - 1] = p_.covariance_sigma0;
+  });
+  errors.rethrow();
   out.cache = cache;
   return out;
 }
@@ -432,20 +458,22 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
     // neighbour j adds fc(r) c_nl(r) Y_lm(r̂) to X[ch n + k][lm]: its gradient contracted with dE/dX is
     //   g = Σ_{k,l} [ (fc c)'(r) r̂ A_kl + fc c_kl ∇Y·dE/dX ],  A_kl = Σ_m Y_lm dE/dX_{k,lm}
     const RowMatrixXd dXT = dX.transpose();
-    thread_local std::vector<double> c, dc, Y, dY, A, Bx, By, Bz;
+    thread_local std::vector<double> A, Bx, By, Bz;
     for (auto* v : {&A, &Bx, &By, &Bz}) v->resize(n);
-    c.resize(static_cast<size_t>(L + 1) * n);
-    dc.resize(c.size());
-    Y.resize(nlm);
-    dY.resize(3 * static_cast<size_t>(nlm));
-    for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
-      if (nb->r >= p_.cutoff) continue;
-      const int ch = channel_of(s.numbers[nb->j]);
-      if (ch < 0) continue;
-      const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
-      radial(nb->r, c.data(), dc.data());
-      sph_.compute(nb->rij.data(), Y.data(), dY.data());
-      const Eigen::Vector3d u = nb->rij / nb->r;
+    // the neighbours' radial and angular terms: kept by compute_for_forces, or computed here
+    const NeighbourTerms* kept = cached && !cached->terms.empty() ? &cached->terms[e] : nullptr;
+    NeighbourTerms computed;
+    if (!kept) expand(s, nl, i, false, &computed);
+    const NeighbourTerms& t = kept ? *kept : computed;
+    const size_t stride = 2 * static_cast<size_t>(L + 1) * n + 4 * static_cast<size_t>(nlm);
+    for (size_t j = 0; j < t.atom.size(); ++j) {
+      const double* c = t.values.data() + j * stride;
+      const double* dc = c + static_cast<size_t>(L + 1) * n;
+      const double* Y = dc + static_cast<size_t>(L + 1) * n;
+      const double* dY = Y + nlm;
+      const int ch = t.channel[j];
+      const CutoffValue fc{t.fc[j], t.dfc[j]};
+      const Eigen::Vector3d u = t.rij[j].normalized();
       double radial_part = 0.0;
       Eigen::Vector3d angular = Eigen::Vector3d::Zero();
       for (int l = 0; l <= L; ++l) {
@@ -473,8 +501,8 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
         angular += fc.f * Eigen::Vector3d(bx, by, bz);
       }
       const Eigen::Vector3d g = radial_part * u + angular;
-      contrib[e].push_back({nb->j, g});
-      w_env[e] -= nb->rij * g.transpose();
+      contrib[e].push_back({t.atom[j], g});
+      w_env[e] -= t.rij[j] * g.transpose();
     }
   });
   errors.rethrow();

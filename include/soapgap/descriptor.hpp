@@ -49,11 +49,12 @@ class Descriptor {
     return compute(s, build_neighbour_list(s, cutoff()), false).size();
   }
   virtual DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const = 0;
-  // Values for an energy whose forces accumulate_forces will give next: a descriptor may keep
-  // intermediate results in DescriptorData::cache so the second pass does not redo them.
-  virtual DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl) const {
-    return compute(s, nl, false);
-  }
+  // Blocked evaluation of energy and forces (Potential::predict): a descriptor whose environments
+  // are centred on atoms returns a block size > 0 and computes, in compute_for_forces, the
+  // environments of the centres first..last-1, keeping in DescriptorData::cache what its
+  // accumulate_forces would otherwise compute again. The default (0) means: not supported.
+  virtual int force_block_size() const { return 0; }
+  virtual DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const;
   // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
   // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds
   // the full gradients; descriptors with cheaper reverse-mode derivatives override it.

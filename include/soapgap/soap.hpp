@@ -46,9 +46,11 @@ class Soap final : public Descriptor {
     return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
   }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
-  // Values plus each environment's density coefficients X, which accumulate_forces then reuses
-  // instead of expanding the density a second time.
-  DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl) const override;
+  // Blocks of 128 centres: the value pass keeps X, |p| and each neighbour's radial and angular
+  // terms with their derivatives (about 4 kB per neighbour at n_max = l_max = 8), which
+  // accumulate_forces contracts with dE/dX without expanding anything again.
+  int force_block_size() const override { return 128; }
+  DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
                          Eigen::Matrix3d& virial) const override;
@@ -62,7 +64,14 @@ class Soap final : public Descriptor {
     std::vector<Eigen::Vector3d> rel;
     std::vector<double> dX;        // per neighbour: n_max x (l_max+1)^2 x 3 derivatives of X
   };
-  Expansion expand(const Structure& s, const NeighbourList& nl, int centre, bool derivatives) const;
+  struct NeighbourTerms {          // one environment's neighbours as the force pass needs them
+    std::vector<int> atom, channel;
+    std::vector<Eigen::Vector3d> rij;
+    std::vector<double> fc, dfc;    // cutoff function and its r-derivative
+    std::vector<double> values;     // per neighbour: c, dc ((l_max+1) n_max each), Y, dY ((l_max+1)², 3(l_max+1)²)
+  };
+  Expansion expand(const Structure& s, const NeighbourList& nl, int centre, bool derivatives,
+                   NeighbourTerms* terms = nullptr) const;
 
  private:
   SoapParams p_;
@@ -82,8 +91,8 @@ class Soap final : public Descriptor {
   struct ForceCache {              // kept by compute_for_forces for accumulate_forces
     std::vector<RowMatrixXd> X;     // density coefficients per environment
     std::vector<double> norm;       // |p| before normalisation (1 when p = 0)
+    std::vector<NeighbourTerms> terms;
   };
-  DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients, ForceCache* keep) const;
 };
 
 }  // namespace soapgap
