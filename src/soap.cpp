@@ -201,6 +201,7 @@ Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i,
       terms->atom.push_back(nb->j);
       terms->channel.push_back(ch);
       terms->rij.push_back(nb->rij);
+      if (terms->values.empty()) terms->values.reserve(nl.count(i) * (2 * c.size() + Y.size() + dY.size()));
       terms->fc.push_back(fc.f);
       terms->dfc.push_back(fc.df);
       for (const auto* v : {&c, &dc, &Y, &dY}) terms->values.insert(terms->values.end(), v->begin(), v->end());
@@ -367,6 +368,11 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   return out;
 }
 
+int Soap::force_block_size() const {
+  const double bytes_per_centre = 64.0 * 8 * (2.0 * (p_.l_max + 1) * p_.n_max + 4.0 * nlm_);
+  return std::clamp(static_cast<int>(8e6 / bytes_per_centre), 8, 128);
+}
+
 DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const {
   DescriptorData out;
   out.dim = dim_;
@@ -458,8 +464,8 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
     // neighbour j adds fc(r) c_nl(r) Y_lm(r̂) to X[ch n + k][lm]: its gradient contracted with dE/dX is
     //   g = Σ_{k,l} [ (fc c)'(r) r̂ A_kl + fc c_kl ∇Y·dE/dX ],  A_kl = Σ_m Y_lm dE/dX_{k,lm}
     const RowMatrixXd dXT = dX.transpose();
-    thread_local std::vector<double> A, Bx, By, Bz;
-    for (auto* v : {&A, &Bx, &By, &Bz}) v->resize(n);
+    // accumulators on the stack (n ≤ kMaxNMax), so they stay in registers across the lm loop
+    alignas(64) double A[kMaxNMax], Bx[kMaxNMax], By[kMaxNMax], Bz[kMaxNMax];
     // the neighbours' radial and angular terms: kept by compute_for_forces, or computed here
     const NeighbourTerms* kept = cached && !cached->terms.empty() ? &cached->terms[e] : nullptr;
     NeighbourTerms computed;

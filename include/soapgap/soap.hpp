@@ -46,10 +46,12 @@ class Soap final : public Descriptor {
     return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
   }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const override;
-  // Blocks of 128 centres: the value pass keeps X, |p| and each neighbour's radial and angular
-  // terms with their derivatives (about 4 kB per neighbour at n_max = l_max = 8), which
-  // accumulate_forces contracts with dE/dX without expanding anything again.
-  int force_block_size() const override { return 128; }
+  // Blocks of centres: the value pass keeps X, |p| and each neighbour's radial and angular terms
+  // with their derivatives, which accumulate_forces contracts with dE/dX without expanding
+  // anything again. Blocks hold about 8 MB (at ~64 neighbours per centre) so the kept terms are
+  // still in cache when the force pass reads them (Mo GAP, n = l = 8: 128 centres 100 µs/atom,
+  // 32 centres 75 µs/atom).
+  int force_block_size() const override;
   DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
