@@ -37,6 +37,25 @@ void add_atom_virials(const Descriptor& desc, const Structure& s, const Neighbou
         for (int b = 0; b < 3; ++b) atom_virials(d.ci[k], 3 * a + b) += w(a, b) / nci;
   }
 }
+
+// Energies, forces and virial of one descriptor term, block of centres by block of centres.
+void add_energy_forces_blocked(const Coordinate& co, const Structure& s, const NeighbourList& nl, int centres, int block,
+                               Prediction& out) {
+  for (int a0 = 0; a0 < centres; a0 += block) {
+    const DescriptorData d = co.descriptor->compute_for_forces(s, nl, a0, std::min(centres, a0 + block));
+    const int ne = d.size();
+    if (ne == 0) continue;
+    const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
+    const Eigen::VectorXd eps = K * co.alpha;  // local energies before the environment cutoff
+    RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, co.alpha);
+    for (int e = 0; e < ne; ++e) {
+      const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
+      for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) out.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
+      dE.row(e) *= d.cutoff[e];
+    }
+    co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+  }
+}
 }  // namespace
 
 double Potential::cutoff() const {
@@ -118,21 +137,7 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
       // terms) stays bounded.
       const int block = opt.forces && !var && !opt.atom_virials ? co.descriptor->force_block_size() : 0;
       if (block > 0) {
-        for (int a0 = 0; a0 < centres; a0 += block) {
-          const DescriptorData d = co.descriptor->compute_for_forces(s, nl, a0, std::min(centres, a0 + block));
-          const int ne = d.size();
-          if (ne == 0) continue;
-          const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-          const Eigen::VectorXd eps = K * co.alpha;
-          RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, co.alpha);
-          for (int e = 0; e < ne; ++e) {
-            const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-            for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) out.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
-            dE.row(e) *= d.cutoff[e];
-          }
-          co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
-          if (opt.atom_virials) add_atom_virials(*co.descriptor, s, nl, dE, eps, out.atom_virials);
-        }
+        add_energy_forces_blocked(co, s, nl, centres, block, out);
         m0 += co.n_sparse();
         continue;
       }
