@@ -45,13 +45,14 @@ void ComputeSoapGapSigma::init() {
 }
 
 void ComputeSoapGapSigma::evaluate() {
-  if (evaluated_step_ == update->ntimestep && nmax_ >= atom->nmax) return;
+  // recomputed at every invocation: atoms may have moved (displace_atoms, set, run 0) within a step
+  pair_ = dynamic_cast<PairSoapGap *>(force->pair_match("^soapgap", 0));
+  if (!pair_) error->all(FLERR, "compute soapgap/sigma needs pair_style soapgap (alone or in hybrid/overlay)");
   if (atom->nmax > nmax_) {
     memory->destroy(sigma_);
     nmax_ = atom->nmax;
     memory->create(sigma_, nmax_, "soapgap/sigma:sigma");
   }
-  if (!pair_->neighbour_list()) error->all(FLERR, "compute soapgap/sigma: invoked before the first force evaluation");
   soapgap::Structure s;
   soapgap::NeighbourList nl;
   pair_->domain(s, nl);
@@ -80,7 +81,6 @@ void ComputeSoapGapSigma::evaluate() {
   MPI_Allreduce(sum, total, 2, MPI_DOUBLE, MPI_SUM, world);
   vector[1] = total[1] > 0 ? total[0] / total[1] : 0.0;
   vector_atom = sigma_;
-  evaluated_step_ = update->ntimestep;
 }
 
 void ComputeSoapGapSigma::compute_peratom() {

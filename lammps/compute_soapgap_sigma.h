@@ -19,12 +19,11 @@ class ComputeSoapGapSigma : public Compute {
   double memory_usage() override;
 
  private:
-  void evaluate();                  // σ for the local atoms, once per timestep
+  void evaluate();                  // σ for the local atoms (every invocation)
   class PairSoapGap *pair_ = nullptr;
   int nmax_ = 0;
   double *sigma_ = nullptr;         // per-atom output (LAMMPS memory, nmax long)
   double global_[2] = {0.0, 0.0};   // [max, mean], what `vector` points to
-  bigint evaluated_step_ = -1;
 };
 
 }  // namespace LAMMPS_NS

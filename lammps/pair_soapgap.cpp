@@ -26,6 +26,9 @@ PairSoapGap::PairSoapGap(LAMMPS *lmp) : Pair(lmp) {
   manybody_flag = 1;
   no_virial_fdotr_compute = 1;  // the virial is tallied from the model's own (image-aware) sum
   centroidstressflag = CENTROID_NOTAVAIL;
+  // newton off: this style sends [f(3), e, W(6)] of ghosts back itself; LAMMPS sizes its
+  // reverse-communication buffers from these
+  comm_reverse = comm_reverse_off = 10;
 }
 
 PairSoapGap::~PairSoapGap() {
@@ -68,11 +71,14 @@ void PairSoapGap::coeff(int narg, char **arg) {
     if (!model_->baselines.empty())
       throw soapgap::Error(std::string(arg[2]) + ": the model has baselines (" + model_->baselines.front()->to_string() +
                            (model_->baselines.size() > 1 ? ", ..." : "") +
-                           "); add them with LAMMPS styles (pair_style hybrid/overlay soapgap zbl/table/coul/long ...) "
-                           "and give pair_style soapgap the model without them");
+                           "); add them with LAMMPS styles (pair_style hybrid/overlay soapgap zbl/table/coul/long ..., "
+                           "or a second soapgap for a model baseline) and give pair_style soapgap the model without them");
     if (model_->coordinates.empty()) throw soapgap::Error(std::string(arg[2]) + ": the model has no GAP terms");
     type_z_.assign(ntypes + 1, 0);
     for (int t = 1; t <= ntypes; ++t) {
+      if (std::strcmp(arg[2 + t], "NULL") == 0)
+        throw soapgap::Error("NULL type mappings (pair_style hybrid with other styles on some types) are not supported; "
+                             "give every type an element the model knows");
       const int z = soapgap::atomic_number(arg[2 + t]);
       if (!model_->e0.count(z)) {
         std::string known;

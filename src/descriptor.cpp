@@ -10,15 +10,20 @@ namespace soapgap {
 
 void Descriptor::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                                    const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
-                                   Positions& forces, Eigen::Matrix3d& virial) const {
+                                   Positions& forces, Eigen::Matrix3d& virial, RowMatrixXd* env_virials) const {
   const DescriptorData d = data.has_gradients() ? data : compute(s, nl, true);
+  if (env_virials) *env_virials = RowMatrixXd::Zero(d.size(), 9);
   for (int e = 0; e < d.size(); ++e)
     for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g) {
       Eigen::Vector3d dE;
       for (int c = 0; c < 3; ++c)
         dE[c] = d.grad_values.row(3 * g + c).dot(dE_dvalues.row(e)) + dE_dcutoff[e] * d.grad_cutoff(g, c);
       forces.row(d.grad_atom[g]) -= dE.transpose();
-      virial -= d.grad_rel.row(g).transpose() * dE.transpose();
+      const Eigen::Matrix3d w = d.grad_rel.row(g).transpose() * dE.transpose();
+      virial -= w;
+      if (env_virials)
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b) (*env_virials)(e, 3 * a + b) -= w(a, b);
     }
 }
 

@@ -206,7 +206,7 @@ void subtract_baselines(const std::vector<Structure>& frames, std::vector<FrameT
   std::ostringstream m;
   m << "[baseline] subtracted " << baselines.size() << " baseline term(s) from " << n << " frames in "
     << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
-  log(m.str());
+  if (log) log(m.str());
 }
 
 namespace {

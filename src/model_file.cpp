@@ -289,8 +289,11 @@ Potential model_from_string(const std::string& text, const std::string& source) 
 }
 
 void save_model(const Potential& p, const std::string& path, bool overwrite) {
+  const std::string text = model_to_string(p);
+  if (json_nesting_depth(text) > 32)
+    throw Error(path + ": models nested as baselines too deeply to be read back (at most about 7 levels)");
   AtomicFile out(path, overwrite);
-  out.stream() << model_to_string(p);
+  out.stream() << text;
   out.commit();
 }
 

@@ -18,23 +18,12 @@ std::vector<std::vector<std::pair<int, double>>> atom_shares(const DescriptorDat
   }
   return shares;
 }
-// Per-atom virial: environment e contributes W_e = −Σ_g r_rel,g ⊗ ∂E_e/∂r_g, shared by its ci atoms
-// like its energy (the atom-centred decomposition; the sum over atoms is the global virial).
-void add_atom_virials(const Descriptor& desc, const Structure& s, const NeighbourList& nl, const RowMatrixXd& dE_dvalues,
-                      const Eigen::VectorXd& dE_dcutoff, RowMatrixXd& atom_virials) {
-  const DescriptorData d = desc.compute(s, nl, true);
+// Per-atom virials: environment e's own virial W_e = −Σ_g r_rel,g ⊗ ∂E_e/∂r_g (from
+// accumulate_forces) shared by its ci atoms like its energy; the sum over atoms is the virial.
+void share_env_virials(const DescriptorData& d, const RowMatrixXd& env_virials, RowMatrixXd& atom_virials) {
   for (int e = 0; e < d.size(); ++e) {
-    Eigen::Matrix3d w = Eigen::Matrix3d::Zero();
-    for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g) {
-      Eigen::Vector3d dE;
-      for (int c = 0; c < 3; ++c)
-        dE[c] = d.grad_values.row(3 * g + c).dot(dE_dvalues.row(e)) + dE_dcutoff[e] * d.grad_cutoff(g, c);
-      w -= d.grad_rel.row(g).transpose() * dE.transpose();
-    }
     const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-    for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k)
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b) atom_virials(d.ci[k], 3 * a + b) += w(a, b) / nci;
+    for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) atom_virials.row(d.ci[k]) += env_virials.row(e) / nci;
   }
 }
 
@@ -53,7 +42,13 @@ void add_energy_forces_blocked(const Coordinate& co, const Structure& s, const N
       for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) out.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
       dE.row(e) *= d.cutoff[e];
     }
-    co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+    if (out.atom_virials.rows() == s.size()) {
+      RowMatrixXd w;
+      co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial, &w);
+      share_env_virials(d, w, out.atom_virials);
+    } else {
+      co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+    }
   }
 }
 }  // namespace
@@ -120,14 +115,14 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   const bool var = opt.variance && R.size() > 0;
   if (opt.variance && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
   const int M = n_sparse_total();
-  RowMatrixXd k_atoms;  // n x M_total: per-atom local-energy covariance with the sparse points
+  RowMatrixXd k_atoms;  // centres x M_total: per-atom local-energy covariance with the sparse points
   Eigen::RowVectorXd k_total;
   Eigen::VectorXd prior_atoms;
   double prior_total = 0.0;
   if (var) {
-    k_atoms = RowMatrixXd::Zero(n, M);
+    k_atoms = RowMatrixXd::Zero(centres, M);  // ghost atoms (an MD domain's) get no variance
     k_total = Eigen::RowVectorXd::Zero(M);
-    prior_atoms = Eigen::VectorXd::Zero(n);
+    prior_atoms = Eigen::VectorXd::Zero(centres);
   }
   if (n > 0 && !coordinates.empty()) {
     int m0 = 0;
@@ -135,7 +130,7 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
       // With forces and no variance, atom-centred descriptors are evaluated in blocks of centres:
       // what the value pass keeps for the force pass (SOAP: every neighbour's radial and angular
       // terms) stays bounded.
-      const int block = opt.forces && !var && !opt.atom_virials ? co.descriptor->force_block_size() : 0;
+      const int block = opt.forces && !var ? co.descriptor->force_block_size() : 0;
       if (block > 0) {
         add_energy_forces_blocked(co, s, nl, centres, block, out);
         m0 += co.n_sparse();
@@ -161,17 +156,22 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
           for (const auto& [e, w] : shares[a]) out.energies[a] += w * eps[e];
         if (opt.forces) {
           for (int e = 0; e < ne; ++e) dE.row(e) *= d.cutoff[e];
-          co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
-          if (opt.atom_virials) add_atom_virials(*co.descriptor, s, nl, dE, eps, out.atom_virials);
+          if (opt.atom_virials) {
+            RowMatrixXd w;
+            co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial, &w);
+            share_env_virials(d, w, out.atom_virials);
+          } else {
+            co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+          }
         }
         if (var) {
           const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-          for (int a = 0; a < n; ++a)
+          for (int a = 0; a < centres; ++a)
             for (const auto& [e, w] : shares[a]) k_atoms.row(a).segment(m0, co.n_sparse()) += w * K.row(e);
           for (int e = 0; e < ne; ++e) k_total.segment(m0, co.n_sparse()) += d.cutoff[e] * K.row(e);
           // per-atom prior: sum over environment pairs sharing the atom
           const auto& envs_of = shares;
-          for (int a = 0; a < n; ++a) {
+          for (int a = 0; a < centres; ++a) {
             if (envs_of[a].empty()) continue;
             RowMatrixXd Xa(envs_of[a].size(), d.dim);
             Eigen::VectorXd wa(envs_of[a].size());
@@ -213,7 +213,8 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
       Eigen::VectorXd v = prior - a.colwise().squaredNorm().transpose() + b.colwise().squaredNorm().transpose();
       return v.cwiseMax(0.0).cwiseSqrt().eval();
     };
-    out.energies_std = n > 0 ? variance(k_atoms.transpose(), prior_atoms) : Eigen::VectorXd();
+    out.energies_std = Eigen::VectorXd::Constant(n, std::nan(""));  // ghosts: NaN
+    if (centres > 0) out.energies_std.head(centres) = variance(k_atoms.transpose(), prior_atoms);
     if (opt.total_variance)
       out.energy_std = variance(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total))[0];
     else

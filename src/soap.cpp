@@ -415,7 +415,7 @@ DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList&
 // (no per-neighbour derivative arrays are stored).
 void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                              const RowMatrixXd& dE_dvalues, const Eigen::VectorXd&, Positions& forces,
-                             Eigen::Matrix3d& virial) const {
+                             Eigen::Matrix3d& virial, RowMatrixXd* env_virials) const {
   const int ne = data.size(), n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
   const auto* cached = static_cast<const ForceCache*>(data.cache.get());
@@ -519,6 +519,12 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
       forces.row(i) += g.transpose();
     }
     virial += w_env[e];
+  }
+  if (env_virials) {
+    *env_virials = RowMatrixXd(ne, 9);
+    for (int e = 0; e < ne; ++e)
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) (*env_virials)(e, 3 * a + b) = w_env[e](a, b);
   }
 }
 

@@ -56,11 +56,12 @@ class Descriptor {
   virtual int force_block_size() const { return 0; }
   virtual DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const;
   // Adds -dE/dr to forces and -sum rel ⊗ dE/dr to the virial for an energy E that depends on
-  // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env). The default builds
-  // the full gradients; descriptors with cheaper reverse-mode derivatives override it.
+  // this descriptor through dE_dvalues (n_env x dim) and dE_dcutoff (n_env); if env_virials is
+  // given (n_env x 9, row-major 3x3), also each environment's own part of that virial. The default
+  // builds the full gradients; descriptors with cheaper reverse-mode derivatives override it.
   virtual void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                                  const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
-                                 Positions& forces, Eigen::Matrix3d& virial) const;
+                                 Positions& forces, Eigen::Matrix3d& virial, RowMatrixXd* env_virials = nullptr) const;
 };
 
 // Build from a QUIP-style string ("soap n_max=8 l_max=6 ...", "distance_2b cutoff=5 ...").

@@ -34,7 +34,7 @@ struct Prediction {
                                            // −Σ r_rel ⊗ ∂E/∂r shared like its energy; sums to virial
   bool has_std = false;
   double energy_std = 0.0;                 // predicted std of the total energy (eV)
-  Eigen::VectorXd energies_std;            // predicted std of each local energy (eV)
+  Eigen::VectorXd energies_std;            // predicted std of each local energy (eV); NaN for ghost atoms
 };
 
 struct PredictOptions {

@@ -55,7 +55,7 @@ class Soap final : public Descriptor {
   DescriptorData compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const override;
   void accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
-                         Eigen::Matrix3d& virial) const override;
+                         Eigen::Matrix3d& virial, RowMatrixXd* env_virials = nullptr) const override;
   const SoapParams& params() const { return p_; }
 
   // Expansion of one environment (exposed for tests and the power-spectrum code).

@@ -142,7 +142,8 @@ class Potential:
         that of the total energy ('energy_std'), which needs the covariance of every pair of
         environments: O(n_env²) kernel evaluations, comparable to the prediction at ~100 atoms
         and dominant beyond a few hundred. atom_virials=True adds 'atom_virials' (n×3×3, eV): each
-        environment's virial shared like its energy (as LAMMPS' compute stress/atom reports it)."""
+        environment's virial shared like its energy (the decomposition pair_style soapgap gives LAMMPS;
+        its compute stress/atom reports −W in pressure·volume units)."""
         r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials)
         out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
         if forces:

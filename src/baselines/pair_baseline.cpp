@@ -39,8 +39,8 @@ std::vector<int> parse_species_list(const std::string& text, const std::string& 
 void PairBaseline::add(const Structure& s, EnergyTerms& out) const {
   check(s);
   if (s.size() == 0) return;
-  if (s.pbc[0] || s.pbc[1] || s.pbc[2]) {  // refuse a cutoff that would list billions of pairs
-    const double pairs = double(s.size()) * s.size() * 4.18879 * std::pow(cutoff(), 3) / std::abs(s.completed_cell().determinant());
+  if (s.pbc[0] && s.pbc[1] && s.pbc[2]) {  // refuse a cutoff that would list billions of pairs
+    const double pairs = double(s.size()) * s.size() * 4.18879 * std::pow(cutoff(), 3) / s.volume();
     if (pairs > 2e9)
       throw Error(s.where() + kind() + " baseline: a cutoff of " + std::to_string(cutoff()) + " Å would need ~" +
                   std::to_string(pairs) + " pair terms for this cell");

@@ -154,7 +154,9 @@ void PairTable::check(const Structure& s) const {
 }
 
 void PairTable::pair(int, int, double r, double& e, double& de) const {
-  const size_t k = std::min<size_t>(std::upper_bound(r_.begin(), r_.end(), r) - r_.begin(), r_.size() - 1) - 1;
+  // interval containing r (check() refuses r below the first point; clamp anyway)
+  const size_t up = std::upper_bound(r_.begin(), r_.end(), r) - r_.begin();
+  const size_t k = std::clamp<size_t>(up, 1, r_.size() - 1) - 1;
   const double h = r_[k + 1] - r_[k], t = (r - r_[k]) / h, t2 = t * t, t3 = t2 * t;
   const double m0 = -f_[k] * h, m1 = -f_[k + 1] * h;  // dE/dt at both ends
   e = (2 * t3 - 3 * t2 + 1) * e_[k] + (t3 - 2 * t2 + t) * m0 + (-2 * t3 + 3 * t2) * e_[k + 1] + (t3 - t2) * m1;

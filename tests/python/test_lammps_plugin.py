@@ -157,3 +157,16 @@ def test_gap_xml_model_and_openmp_threads(tmp_path):
         r = run_soapgap(tmp_path / style.replace(" ", "_"), at, xml, ["Mo"], pair_style=style)
         err = compare(r, ref, abs(pot.e0[42]))
         assert max(err.values()) < 1e-10, (style, err)
+
+
+def test_newton_off_per_atom_virials_on_a_larger_cell(models, tmp_path):
+    """256 atoms on 2 ranks with newton off and compute stress/atom: the style's own reverse
+    communication carries 10 numbers per ghost (LAMMPS must size its buffers for them)."""
+    pot, path = models["soap_2b"]
+    at = sheared(alloy(1, seed=12, reps=4)[0])
+    ref = pot.predict(at, atom_virials=True)
+    w = ref["atom_virials"]
+    voigt = np.stack([w[:, 0, 0], w[:, 1, 1], w[:, 2, 2], w[:, 0, 1], w[:, 0, 2], w[:, 1, 2]], axis=1)
+    r = run_soapgap(tmp_path / "big", at, path, ["Cu", "Au"], nprocs=2, newton=False)
+    assert np.abs(r["atom_virials"] - voigt).max() < 1e-8 * np.abs(voigt).max()
+    assert np.abs(r["forces"] - ref["forces"]).max() < 1e-10 * np.abs(ref["forces"]).max()
