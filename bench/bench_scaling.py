@@ -51,7 +51,7 @@ def timed_fit(cli, train, m, model, threads):
     return sum(v * 60 ** i for i, v in enumerate(reversed(wall))), rss
 
 
-def predict_time(pot, atoms, repeat=3):
+def predict_time(pot, atoms, repeat=10):
     pot.predict(atoms)
     best = 1e9
     for _ in range(repeat):
