@@ -1,9 +1,12 @@
 #include "soapgap/potential.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
 #include "soapgap/error.hpp"
+#include "soapgap/parallel.hpp"
 
 namespace soapgap {
 
@@ -28,27 +31,56 @@ void share_env_virials(const DescriptorData& d, const RowMatrixXd& env_virials, 
 }
 
 // Energies, forces and virial of one descriptor term, block of centres by block of centres.
+// One parallel region over the blocks (threads take fixed blocks, each with its own buffers,
+// summed in thread order: reproducible for a given thread count). Parallel regions per block
+// would cost a barrier each, which oversubscribed machines pay with a scheduler time slice.
 void add_energy_forces_blocked(const Coordinate& co, const Structure& s, const NeighbourList& nl, int centres, int block,
                                Prediction& out) {
-  for (int a0 = 0; a0 < centres; a0 += block) {
+  const int n = s.size(), nblocks = (centres + block - 1) / block;
+  const bool atom_virials = out.atom_virials.rows() == n;
+  const int threads = std::max(1, std::min(nblocks, omp_get_max_threads()));
+  struct Buffers {
+    Eigen::VectorXd energies;
+    Positions forces;
+    Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
+    RowMatrixXd atom_virials;
+  };
+  std::vector<Buffers> buf(threads);
+  for (auto& b : buf) {
+    b.energies = Eigen::VectorXd::Zero(n);
+    b.forces = Positions::Zero(n, 3);
+    if (atom_virials) b.atom_virials = RowMatrixXd::Zero(n, 9);
+  }
+  ExceptionCollector errors;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int ib = 0; ib < nblocks; ++ib) errors.run([&] {
+    Buffers& b = buf[omp_get_thread_num()];
+    const int a0 = ib * block;
     const DescriptorData d = co.descriptor->compute_for_forces(s, nl, a0, std::min(centres, a0 + block));
     const int ne = d.size();
-    if (ne == 0) continue;
+    if (ne == 0) return;
     const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
     const Eigen::VectorXd eps = K * co.alpha;  // local energies before the environment cutoff
     RowMatrixXd dE = co.kernel.weighted_gradient(d.values, co.sparse, co.sparse_cutoff, K, co.alpha);
     for (int e = 0; e < ne; ++e) {
       const int nci = d.ci_offset[e + 1] - d.ci_offset[e];
-      for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) out.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
+      for (int k = d.ci_offset[e]; k < d.ci_offset[e + 1]; ++k) b.energies[d.ci[k]] += d.cutoff[e] / nci * eps[e];
       dE.row(e) *= d.cutoff[e];
     }
-    if (out.atom_virials.rows() == s.size()) {
+    if (atom_virials) {
       RowMatrixXd w;
-      co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial, &w);
-      share_env_virials(d, w, out.atom_virials);
+      co.descriptor->accumulate_forces(s, nl, d, dE, eps, b.forces, b.virial, &w);
+      share_env_virials(d, w, b.atom_virials);
     } else {
-      co.descriptor->accumulate_forces(s, nl, d, dE, eps, out.forces, out.virial);
+      co.descriptor->accumulate_forces(s, nl, d, dE, eps, b.forces, b.virial);
     }
+  });
+  errors.rethrow();
+  for (const auto& b : buf) {
+    out.energies += b.energies;
+    out.forces += b.forces;
+    out.virial += b.virial;
+    if (atom_virials) out.atom_virials += b.atom_virials;
   }
 }
 }  // namespace

@@ -391,7 +391,7 @@ DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList&
   cache->norm.assign(ne, 1.0);
   cache->terms.resize(ne);
   ExceptionCollector errors;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (ne >= 64)
   for (int e = 0; e < ne; ++e) errors.run([&] {
     cache->X[e] = expand(s, nl, centres[e], false, &cache->terms[e]).X;
     double* p = &out.values(e, 0);
@@ -425,7 +425,7 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
   std::vector<std::vector<std::pair<int, Eigen::Vector3d>>> contrib(ne);
   std::vector<Eigen::Matrix3d> w_env(ne, Eigen::Matrix3d::Zero());
   ExceptionCollector errors;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (ne >= 64)
   for (int e = 0; e < ne; ++e) errors.run([&] {
     const int i = data.ci[data.ci_offset[e]];
     RowMatrixXd X_local;
