@@ -1,8 +1,9 @@
 // Fuzzes the QUIP-style option-string parsers: Options::parse (+ every typed getter and the
-// str() -> parse round trip), split_top_level/strip_group, split_gap_string (fit.hpp) and
-// make_descriptor(text) (descriptor construction from a string). A descriptor that is built must
-// rebuild identically from its to_string(), and, when small, is computed (with gradients) on a
-// fixed 3-atom cluster; nothing large is ever computed.
+// str() -> parse round trip), split_top_level/strip_group, split_gap_string (fit.hpp),
+// make_descriptor(text) (descriptor construction from a string) and make_analytic_baseline(text)
+// (zbl, coulomb, dispersion; never table, which reads a file). A descriptor or baseline that is
+// built must rebuild identically from its to_string(), and is evaluated on a fixed 3-atom cluster
+// (descriptors when small, with gradients; baselines also in a small periodic cell).
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
+#include "soapgap/baseline.hpp"
 #include "soapgap/descriptor.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/fit.hpp"
@@ -94,6 +96,39 @@ void check_descriptor(const std::string& text, const char* where) {
   });
 }
 
+void check_baseline(const std::string& text) {
+  Options o;
+  try {
+    o = Options::parse(text);
+  } catch (const Error&) {
+    return;
+  }
+  if (o.name() != "zbl" && o.name() != "coulomb" && o.name() != "dispersion") return;
+  std::shared_ptr<const Baseline> b;
+  if (!fuzz::guarded("make_analytic_baseline", [&] { b = make_analytic_baseline(text); })) return;
+  const std::string s1 = b->to_string();
+  std::string s2;
+  try {
+    s2 = make_analytic_baseline(s1)->to_string();
+  } catch (const Error& e) {
+    fuzz::property_failed("make_analytic_baseline(b->to_string()) fails", s1 + "\n" + e.what());
+  } catch (const std::exception& e) {
+    fuzz::unexpected_exception("make_analytic_baseline(to_string) (round trip)", &e);
+  }
+  if (s1 != s2) fuzz::property_failed("baseline to_string round trip not stable", s1 + "\n" + s2);
+  Structure periodic = cluster();
+  periodic.cell = Eigen::Matrix3d::Identity() * 4.0;
+  periodic.pbc = {true, true, true};
+  const std::vector<const Structure*> structures = {&cluster(), &periodic};
+  for (const Structure* s : structures)
+    fuzz::guarded("Baseline::add", [&] {
+      EnergyTerms t = EnergyTerms::zeros(s->size(), true);
+      b->add(*s, t);
+      if (!t.energies.allFinite() || !t.forces.allFinite() || !t.virial.allFinite())
+        fuzz::property_failed("baseline gives non-finite energies, forces or virial", s1);
+    });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -135,5 +170,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& t : terms) check_descriptor(t, "make_descriptor(gap term)");
   }
   if (terms.size() != 1 || terms[0] != text) check_descriptor(text, "make_descriptor");
+  check_baseline(text);
   return 0;
 }
