@@ -171,18 +171,23 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
       const DescriptorData d = co.descriptor->compute(s, nl, false);
       const int ne = d.size();
       if (ne > 0) {
-        // environments in blocks: the n_env x M kernel matrix never exists whole
-        constexpr int kBlock = 2048;
+        // environments in blocks, in parallel: the n_env x M kernel matrix never exists whole, and
+        // each block writes its own rows (Eigen itself is serial)
+        constexpr int kBlock = 256;
         Eigen::VectorXd eps(ne);  // local energies before the environment cutoff
         RowMatrixXd dE(opt.forces ? ne : 0, d.dim);
-        for (int e0 = 0; e0 < ne; e0 += kBlock) {
-          const int nb = std::min(kBlock, ne - e0);
+        const int nblocks = (ne + kBlock - 1) / kBlock;
+        ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic) if (nblocks > 1)
+        for (int ib = 0; ib < nblocks; ++ib) errors.run([&] {
+          const int e0 = ib * kBlock, nb = std::min(kBlock, ne - e0);
           const RowMatrixXd Kb = co.kernel.matrix(d.values.middleRows(e0, nb), co.sparse, co.sparse_cutoff);
           eps.segment(e0, nb) = Kb * co.alpha;
           if (opt.forces)
             dE.middleRows(e0, nb) =
                 co.kernel.weighted_gradient(d.values.middleRows(e0, nb), co.sparse, co.sparse_cutoff, Kb, co.alpha);
-        }
+        });
+        errors.rethrow();
         const auto shares = atom_shares(d, n);
         for (int a = 0; a < n; ++a)
           for (const auto& [e, w] : shares[a]) out.energies[a] += w * eps[e];
