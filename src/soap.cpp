@@ -257,11 +257,12 @@ void Soap::power_spectrum(const RowMatrixXd& X, double* p) const {
   p[dim_ - 1] = 0.0;
 }
 
-DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
-  DescriptorData out;
+// Output skeleton for the centres among atoms first..last-1: one environment each, owned by it.
+std::vector<int> Soap::centred_output(const Structure& s, const NeighbourList& nl, int first, int last,
+                                      DescriptorData& out) const {
   out.dim = dim_;
   std::vector<int> centres;
-  for (int i = 0; i < std::min(s.size(), nl.centres()); ++i)
+  for (int i = std::max(first, 0); i < std::min({last, s.size(), nl.centres()}); ++i)
     if (is_centre(s.numbers[i])) centres.push_back(i);
   const int ne = static_cast<int>(centres.size());
   out.values.resize(ne, dim_);
@@ -270,22 +271,34 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
     out.ci.push_back(centres[e]);
     out.ci_offset.push_back(e + 1);
   }
+  return centres;
+}
+
+// p = power spectrum of X, normalised if asked (returns |p|, 1 when not normalised or p = 0),
+// last entry covariance_sigma0.
+double Soap::values_from(const RowMatrixXd& X, double* p) const {
+  power_spectrum(X, p);
+  double nrm = 1.0;
+  if (p_.normalise) {
+    nrm = Eigen::Map<Eigen::VectorXd>(p, dim_).norm();
+    if (nrm > 0) Eigen::Map<Eigen::VectorXd>(p, dim_) /= nrm;
+    else nrm = 1.0;
+  }
+  p[dim_ - 1] = p_.covariance_sigma0;
+  return nrm;
+}
+
+DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
+  DescriptorData out;
+  const std::vector<int> centres = centred_output(s, nl, 0, s.size(), out);
+  const int ne = static_cast<int>(centres.size());
   std::vector<Expansion> ex(ne);
   std::vector<double> norms(ne);
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) errors.run([&] {
     ex[e] = expand(s, nl, centres[e], gradients);
-    double* p = &out.values(e, 0);
-    power_spectrum(ex[e].X, p);
-    double nrm = 1.0;
-    if (p_.normalise) {
-      nrm = Eigen::Map<Eigen::VectorXd>(p, dim_).norm();
-      if (nrm > 0) Eigen::Map<Eigen::VectorXd>(p, dim_) /= nrm;
-      else nrm = 1.0;
-    }
-    norms[e] = nrm;
-    p[dim_ - 1] = p_.covariance_sigma0;
+    norms[e] = values_from(ex[e].X, &out.values(e, 0));
     if (!gradients) ex[e] = Expansion{};
   });
   errors.rethrow();
@@ -375,17 +388,8 @@ int Soap::force_block_size() const {
 
 DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList& nl, int first, int last) const {
   DescriptorData out;
-  out.dim = dim_;
-  std::vector<int> centres;
-  for (int i = std::max(first, 0); i < std::min({last, s.size(), nl.centres()}); ++i)
-    if (is_centre(s.numbers[i])) centres.push_back(i);
+  const std::vector<int> centres = centred_output(s, nl, first, last, out);
   const int ne = static_cast<int>(centres.size());
-  out.values.resize(ne, dim_);
-  out.cutoff.assign(ne, 1.0);
-  for (int e = 0; e < ne; ++e) {
-    out.ci.push_back(centres[e]);
-    out.ci_offset.push_back(e + 1);
-  }
   auto cache = std::make_shared<ForceCache>();
   cache->X.resize(ne);
   cache->norm.assign(ne, 1.0);
@@ -394,16 +398,7 @@ DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList&
 #pragma omp parallel for schedule(dynamic) if (ne >= 64)
   for (int e = 0; e < ne; ++e) errors.run([&] {
     cache->X[e] = expand(s, nl, centres[e], false, &cache->terms[e]).X;
-    double* p = &out.values(e, 0);
-    power_spectrum(cache->X[e], p);
-    if (p_.normalise) {
-      const double nrm = Eigen::Map<Eigen::VectorXd>(p, dim_).norm();
-      if (nrm > 0) {
-        Eigen::Map<Eigen::VectorXd>(p, dim_) /= nrm;
-        cache->norm[e] = nrm;
-      }
-    }
-    p[dim_ - 1] = p_.covariance_sigma0;
+    cache->norm[e] = values_from(cache->X[e], &out.values(e, 0));
   });
   errors.rethrow();
   out.cache = cache;

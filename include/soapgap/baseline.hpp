@@ -2,6 +2,7 @@
 // reference − baseline). Analytic terms (Coulomb/Ewald, dispersion, ZBL, tabulated pairs) and
 // earlier models. Each adds per-atom energies, forces and the virial W = −∂E/∂ε (eV).
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,5 +46,9 @@ std::shared_ptr<const Baseline> make_analytic_baseline(const std::string& spec);
 
 // Species lists in option strings: symbols or atomic numbers ("{Na Cl}", "{11 17}").
 std::vector<int> parse_species_list(const std::string& text, const std::string& context);
+class Options;
+// One value per species from `key` (a list parallel to `species`); empty if absent and not required.
+std::map<int, double> species_values(const Options& o, const std::vector<int>& species, const char* key, bool required,
+                                     bool non_negative);
 
 }  // namespace soapgap

@@ -90,6 +90,8 @@ class Soap final : public Descriptor {
   bool is_centre(int z) const;
   void radial(double r, double* c, double* dc) const;  // (l_max+1) x n_max each, includes no cutoff
   void power_spectrum(const RowMatrixXd& X, double* p) const;
+  std::vector<int> centred_output(const Structure& s, const NeighbourList& nl, int first, int last, DescriptorData& out) const;
+  double values_from(const RowMatrixXd& X, double* p) const;
   struct ForceCache {              // kept by compute_for_forces for accumulate_forces
     std::vector<RowMatrixXd> X;     // density coefficients per environment
     std::vector<double> norm;       // |p| before normalisation (1 when p = 0)

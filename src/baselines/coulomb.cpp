@@ -25,10 +25,8 @@ const double kSqrtPi = std::sqrt(kPi);
 Coulomb::Coulomb(const Options& o) {
   o.check_keys({"species", "charges", "accuracy", "alpha", "cutoff", "damping_width", "background", "coulomb_constant"});
   const auto sp = parse_species_list(o.get_string({"species"}, ""), o.context() + ": species");
-  const auto q = o.get_doubles({"charges"}, {});
-  if (sp.empty() || q.size() != sp.size())
-    throw Error(o.context() + ": coulomb needs species={...} and charges={...}, one charge (in e) per species");
-  for (size_t k = 0; k < sp.size(); ++k) charge_[sp[k]] = q[k];
+  if (sp.empty()) throw Error(o.context() + ": coulomb needs species={...} and charges={...}, one charge (in e) per species");
+  charge_ = species_values(o, sp, "charges", true, false);
   accuracy_ = o.get_double({"accuracy"}, 1e-8);
   alpha_ = o.get_double({"alpha"}, 0.0);
   r_cut_ = o.get_double({"cutoff"}, 0.0);

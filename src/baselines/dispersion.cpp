@@ -15,24 +15,6 @@
 
 namespace soapgap {
 
-namespace {
-std::map<int, double> per_species(const Options& o, const std::vector<int>& species, const char* key, bool required) {
-  std::map<int, double> out;
-  if (!o.has(key)) {
-    if (required) throw Error(o.context() + ": dispersion needs '" + key + "' (one value per species)");
-    return out;
-  }
-  const auto v = o.get_doubles({key}, {});
-  if (v.size() != species.size())
-    throw Error(o.context() + ": '" + key + "' has " + std::to_string(v.size()) + " values for " +
-                std::to_string(species.size()) + " species");
-  for (size_t k = 0; k < v.size(); ++k) {
-    if (!(v[k] >= 0)) throw Error(o.context() + ": '" + key + "' must be non-negative");
-    out[species[k]] = v[k];
-  }
-  return out;
-}
-}  // namespace
 
 Dispersion::Dispersion(const Options& o) {
   o.check_keys({"species", "c6", "r0", "b", "damping", "s6", "a1", "a2", "cutoff", "cutoff_width"});
@@ -43,9 +25,9 @@ Dispersion::Dispersion(const Options& o) {
   else if (d == "tt") damping_ = Damping::TangToennies;
   else if (d == "none") damping_ = Damping::None;
   else throw Error(o.context() + ": damping must be bj, tt or none, got '" + excerpt(d) + "'");
-  c6_ = per_species(o, sp, "c6", true);
-  r0_ = per_species(o, sp, "r0", damping_ == Damping::BeckeJohnson && !o.has("a2"));
-  b_ = per_species(o, sp, "b", damping_ == Damping::TangToennies);
+  c6_ = species_values(o, sp, "c6", true, true);
+  r0_ = species_values(o, sp, "r0", damping_ == Damping::BeckeJohnson && !o.has("a2"), true);
+  b_ = species_values(o, sp, "b", damping_ == Damping::TangToennies, true);
   s6_ = o.get_double({"s6"}, 1.0);
   a1_ = o.get_double({"a1"}, 1.0);
   a2_ = o.get_double({"a2"}, 0.0);

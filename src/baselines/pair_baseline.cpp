@@ -34,6 +34,24 @@ std::vector<int> parse_species_list(const std::string& text, const std::string& 
   return out;
 }
 
+std::map<int, double> species_values(const Options& o, const std::vector<int>& species, const char* key, bool required,
+                                     bool non_negative) {
+  std::map<int, double> out;
+  if (!o.has(key)) {
+    if (required) throw Error(o.context() + ": " + o.name() + " needs '" + key + "' (one value per species)");
+    return out;
+  }
+  const auto v = o.get_doubles({key}, {});
+  if (v.size() != species.size())
+    throw Error(o.context() + ": '" + key + "' has " + std::to_string(v.size()) + " values for " +
+                std::to_string(species.size()) + " species");
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (non_negative && !(v[k] >= 0)) throw Error(o.context() + ": '" + key + "' must be non-negative");
+    out[species[k]] = v[k];
+  }
+  return out;
+}
+
 // E = ½ Σ_i Σ_j φ(r_ij) over the full neighbour list (each pair seen from both atoms): atom i gets
 // ½φ, F_i = Σ_j φ'(r) r̂_ij (r_ij = r_j − r_i), W = −½ Σ_i Σ_j φ'(r) r_ij ⊗ r̂_ij.
 void PairBaseline::add(const Structure& s, EnergyTerms& out) const {
