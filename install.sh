@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES="build-essential cmake ninja-build pkg-config python3-venv python3-dev \
-  libeigen3-dev libopenblas-dev liblapacke-dev nlohmann-json3-dev libpugixml-dev doctest-dev"
+  libeigen3-dev libopenblas-dev liblapacke-dev nlohmann-json3-dev libpugixml-dev doctest-dev \
+  openmpi-bin libopenmpi-dev libscalapack-openmpi-dev"
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -40,6 +41,16 @@ cmake --build build/lammps-plugin -j 2 >/dev/null
 mkdir -p "$VENV/lib/soapgap"
 cp build/lammps-plugin/libsoapgap_lammps.so "$VENV/lib/soapgap/"
 ln -sf libsoapgap_lammps.so "$VENV/lib/soapgap/soapgapplugin.so"  # LAMMPS_PLUGIN_PATH loads *plugin.so
+
+# The program with MPI and ScaLAPACK for distributed fits (`mpirun.openmpi -np P soapgap-mpi fit ...`,
+# docs/mpi.md); without a launcher it behaves as the serial one. Built in build/cpp, which
+# run_tests.sh then completes with the unit tests.
+echo "== building the MPI program into $VENV/bin/soapgap-mpi"
+PYTHON_ABS="$(cd "$VENV" && pwd)/bin/python"
+cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON -DSOAPGAP_MPI=ON \
+  -DSOAPGAP_PYTHON_EXECUTABLE="$PYTHON_ABS" >/dev/null
+cmake --build build/cpp -j 2 --target soapgap_cli >/dev/null
+cp build/cpp/soapgap "$VENV/bin/soapgap-mpi"
 
 if [ "${1:-}" != "--no-demo" ]; then
   echo "== running the end-to-end demo (EMT reference data -> SOAP GAP fit -> errors)"

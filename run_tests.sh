@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 VENV=${SOAPGAP_VENV:-.venv}
 PYTHON="$(cd "$VENV" && pwd)/bin/python"   # absolute: the C++ program hands workflow commands to it
 BUILD=build/cpp
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON \
+# the program with MPI (as install.sh builds it): serial without a launcher, distributed under mpirun
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOAPGAP_BUILD_TESTS=ON -DSOAPGAP_MPI=ON \
   -DSOAPGAP_PYTHON_EXECUTABLE="$PYTHON" >/dev/null
 cmake --build "$BUILD" -j 2
 echo "== C++ unit tests"

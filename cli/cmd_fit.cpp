@@ -16,6 +16,9 @@
 #include "soapgap/model_baseline.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/options.hpp"
+#ifdef SOAPGAP_MPI
+#include "mpi_communicator.hpp"
+#endif
 
 namespace soapgap::cli {
 
@@ -42,6 +45,8 @@ const std::vector<OptionSpec> kSpec = {
                        "\"zbl r_inner=1 r_outer=2\", \"coulomb species={Na Cl} charges={1 -1}\", \"dispersion ...\", "
                        "\"table file=F keyword=K species={A B}\" (docs/baselines.md); the model carries them"},
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
+    {"solver", true, "least-squares solve: tsqr (streaming QR, per-rank factors merged by a tree), scalapack (MPI build: "
+                     "block-cyclic pdgeqrf, R distributed) or auto (smaller estimated memory per rank)", "auto"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
     {"threads", true, "OpenMP threads"},
@@ -135,9 +140,30 @@ const std::map<std::string, std::string>& gap_fit_keys() {
 
 }  // namespace
 
+namespace {
+int fit_command(int argc, char** argv, const Communicator& comm);
+}
+
+// Under MPI every rank runs the whole command; failures anywhere become one message on rank 0.
 int cmd_fit(int argc, char** argv) {
+#ifdef SOAPGAP_MPI
+  std::optional<MpiCommunicator> mpi;
+  if (launched_by_mpi()) mpi.emplace();
+  const Communicator& comm = mpi ? static_cast<const Communicator&>(*mpi) : serial_communicator();
+#else
+  const Communicator& comm = serial_communicator();
+#endif
+  int rc = 0;
+  comm.collectively([&] { rc = fit_command(argc, argv, comm); });
+  return rc;
+}
+
+namespace {
+
+int fit_command(int argc, char** argv, const Communicator& comm) {
   Args a = parse_args(argc, argv, 2, kSpec, true);
   if (a.help) {
+    if (comm.rank() == 0)
     std::cout << usage("fit",
                        "Fit a sparse GP (GAP) potential to energies, forces and virials.\n"
                        "A gap_fit command line is accepted verbatim, e.g.\n"
@@ -184,7 +210,7 @@ int cmd_fit(int argc, char** argv) {
   if (!a.has("overwrite") && std::filesystem::exists(out))
     throw Error(out + ": file exists; refusing to overwrite (use --overwrite)");
 
-  const bool quiet = a.has("quiet");
+  const bool quiet = a.has("quiet") || comm.rank() != 0;
   auto t0 = std::chrono::steady_clock::now();
   const std::string train = a.get("train");
   std::vector<Structure> frames = read_extxyz(train);
@@ -215,6 +241,11 @@ int cmd_fit(int argc, char** argv) {
   const long block_rows = a.integer("block-rows");
   if (block_rows < 0 || block_rows > 100000000) throw Error("option --block-rows: must be between 0 and 1e8");
   o.block_rows = static_cast<int>(block_rows);
+  o.solver = a.get("solver");
+  o.comm = &comm;
+  if (!quiet && comm.distributed())
+    std::cout << "[mpi] " << comm.size() << " ranks; each computes descriptors and rows of its share of the frames"
+              << std::endl;
   if (!quiet) o.log = [](const std::string& m) { std::cout << m << std::endl; };
   for (const auto& spec : a.repeated["baseline"]) {
     o.baselines.push_back(make_baseline(spec));
@@ -231,6 +262,7 @@ int cmd_fit(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];
   pot.metadata["command_line"] = cmd.str();
   pot.metadata["training_file"] = train;
+  if (comm.rank() != 0) return 0;  // one writer (atomic: a temporary file renamed)
   if (xml) write_gap_xml(pot, out, a.has("overwrite"));  // quippy-readable, without the posterior factor R
   else save_model(pot, out, a.has("overwrite"));
   if (!quiet)
@@ -238,5 +270,7 @@ int cmd_fit(int argc, char** argv) {
               << " sparse points -> " << out << std::endl;
   return 0;
 }
+
+}  // namespace
 
 }  // namespace soapgap::cli

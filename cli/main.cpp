@@ -7,9 +7,14 @@
 #include <vector>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "args.hpp"
+#include "soapgap/communicator.hpp"
 #include "soapgap/error.hpp"
+#ifdef SOAPGAP_MPI
+#include "mpi_communicator.hpp"
+#endif
 
 #include <cerrno>
 
@@ -48,6 +53,21 @@ int run_python(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  bool report = true;  // ranks other than 0 stay silent about errors every rank has
+#ifdef SOAPGAP_MPI
+  // MPI only when a launcher started us (a plain `soapgap` call stays serial and starts at once);
+  // every command can run under mpirun, only fit is distributed (the others run once per rank)
+  std::optional<soapgap::MpiSession> mpi;
+  if (soapgap::launched_by_mpi()) {
+    try {
+      mpi.emplace(&argc, &argv);
+    } catch (const soapgap::Error& e) {
+      std::cerr << "soapgap: error: " << e.what() << "\n";
+      return 1;
+    }
+    report = soapgap::MpiCommunicator().rank() == 0;
+  }
+#endif
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
     std::cout << kUsage;
     return argc < 2 ? 1 : 0;
@@ -62,6 +82,9 @@ int main(int argc, char** argv) {
         cmd == "map" || cmd == "learn") return run_python(argc, argv);
     std::cerr << "soapgap: unknown command '" << cmd << "'\n\n" << kUsage;
     return 2;
+  } catch (const soapgap::CollectiveError& e) {  // every rank has it: one message
+    if (report) std::cerr << "soapgap " << cmd << ": error: " << e.what() << "\n";
+    return 1;
   } catch (const soapgap::Error& e) {
     std::cerr << "soapgap " << cmd << ": error: " << e.what() << "\n";
     return 1;

@@ -1,17 +1,19 @@
 #include "soapgap/fit.hpp"
 
-#include <lapacke.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "soapgap/error.hpp"
 #include "soapgap/model_baseline.hpp"
 #include "soapgap/parallel.hpp"
+#include "soapgap/streaming_qr.hpp"
 
 namespace soapgap {
 
@@ -182,13 +184,14 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
 
 void subtract_baselines(const std::vector<Structure>& frames, std::vector<FrameTargets>& targets,
                         const std::vector<std::shared_ptr<const Baseline>>& baselines,
-                        const std::function<void(const std::string&)>& log) {
+                        const std::function<void(const std::string&)>& log, long first, long last) {
   if (baselines.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
-  const long n = static_cast<long>(frames.size());
+  if (last < 0) last = static_cast<long>(frames.size());
+  const long n = last - first;
   std::vector<std::string> errors(frames.size());
 #pragma omp parallel for schedule(dynamic)
-  for (long f = 0; f < n; ++f) {
+  for (long f = first; f < last; ++f) {
     try {
       const Structure& s = frames[f];
       FrameTargets& t = targets[f];
@@ -220,40 +223,6 @@ struct Term {
   SparseMethod method = SparseMethod::Random;
   double theta_fac = 0.0;
   std::string sparse_file;
-};
-
-// Streaming QR: keeps the upper-triangular factor of all rows seen so far.
-class StreamingQR {
- public:
-  StreamingQR(const Eigen::MatrixXd& R0, int m) : m_(m), R_(R0), qtb_(Eigen::VectorXd::Zero(m)) {}
-  void add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) {
-    const int nb = static_cast<int>(B.rows());
-    if (nb == 0) return;
-    const int rows = m_ + nb;
-    Eigen::MatrixXd A(rows, m_);  // column-major for LAPACK
-    A.topRows(m_) = R_.triangularView<Eigen::Upper>();
-    A.bottomRows(nb) = B;
-    Eigen::VectorXd rhs(rows);
-    rhs.head(m_) = qtb_;
-    rhs.tail(nb) = b;
-    Eigen::VectorXd tau(m_);
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, m_, A.data(), rows, tau.data());
-    if (info != 0) throw Error("QR factorisation failed (dgeqrf info " + std::to_string(info) + ")");
-    info = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'T', rows, 1, m_, A.data(), rows, tau.data(), rhs.data(), rows);
-    if (info != 0) throw Error("QR update failed (dormqr info " + std::to_string(info) + ")");
-    R_ = A.topRows(m_).triangularView<Eigen::Upper>();
-    qtb_ = rhs.head(m_);
-    residual2_ += rhs.tail(nb).squaredNorm();
-  }
-  const Eigen::MatrixXd& R() const { return R_; }
-  const Eigen::VectorXd& qtb() const { return qtb_; }
-  double residual2() const { return residual2_; }
-
- private:
-  int m_;
-  Eigen::MatrixXd R_;
-  Eigen::VectorXd qtb_;
-  double residual2_ = 0.0;
 };
 
 // --- the stages of fit() ---------------------------------------------------------------
@@ -335,32 +304,77 @@ void check_sparse_source(const FitOptions& opt, const Potential& pot) {
                   pot.coordinates[c].descriptor_string + "\n  source: " + src[c].descriptor_string);
 }
 
-// Descriptors of every environment (no gradients), then per term: the sparse points (selected,
-// read, or taken from opt.sparse_from) and gaussian length scales from theta_fac.
-void choose_sparse_points(const std::vector<Structure>& frames, const std::vector<Term>& terms, const FitOptions& opt,
-                          double cutoff, Potential& pot, const Log& log) {
+// This rank's frames: contiguous, in file order, balanced by environment (atom) count: frame f
+// goes to the rank whose 1/P of all atoms holds the middle of f's atoms.
+struct FrameShare {
+  int first = 0, last = 0;  // [first, last)
+};
+FrameShare share_frames(const std::vector<Structure>& frames, const Communicator& comm) {
+  const int nf = static_cast<int>(frames.size()), P = comm.size(), me = comm.rank();
+  if (P == 1) return {0, nf};
+  double total = 0;
+  for (const auto& s : frames) total += s.size();
+  FrameShare share{nf, nf};
+  double before = 0;
+  bool started = false;
+  for (int f = 0; f < nf; ++f) {
+    const double mid = before + 0.5 * frames[f].size();
+    const int owner = total > 0 ? std::min(P - 1, static_cast<int>(P * mid / total)) : f * P / nf;
+    if (owner == me && !started) share.first = f, started = true;
+    if (owner > me) {
+      share.last = f;
+      break;
+    }
+    before += frames[f].size();
+  }
+  if (!started) share.first = share.last;
+  return share;
+}
+
+// Offset of this rank's rows among all ranks' (ranks in order).
+long rank_offset(const Communicator& comm, long local, long& total) {
+  std::vector<double> counts(comm.size(), 0.0);
+  counts[comm.rank()] = static_cast<double>(local);
+  comm.sum(counts.data(), comm.size());
+  long offset = 0;
+  total = 0;
+  for (int p = 0; p < comm.size(); ++p) {
+    if (p == comm.rank()) offset = total;
+    total += static_cast<long>(counts[p]);
+  }
+  return offset;
+}
+
+// Descriptors of this rank's environments (no gradients), then per term: the sparse points
+// (selected, read, or taken from opt.sparse_from) and gaussian length scales from theta_fac.
+void choose_sparse_points(const std::vector<Structure>& frames, FrameShare share, const std::vector<Term>& terms,
+                          const FitOptions& opt, double cutoff, const Communicator& comm, Potential& pot, const Log& log) {
   auto t0 = Clock::now();
-  const int nf = static_cast<int>(frames.size()), nc = static_cast<int>(terms.size());
+  const int nf = share.last - share.first, nc = static_cast<int>(terms.size());
   std::vector<std::vector<DescriptorData>> per_frame(nf);
-  ExceptionCollector errors;
+  comm.collectively([&] {
+    ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic)
-  for (int f = 0; f < nf; ++f)
-    errors.run([&] {
-      const NeighbourList nl = build_neighbour_list(frames[f], cutoff);
-      per_frame[f].resize(nc);
-      for (int c = 0; c < nc; ++c) per_frame[f][c] = pot.coordinates[c].descriptor->compute(frames[f], nl, false);
-    });
-  errors.rethrow();
-  log("[descriptors] computed for " + std::to_string(nf) + " frames in " + std::to_string(seconds_since(t0)) + " s");
+    for (int f = 0; f < nf; ++f)
+      errors.run([&] {
+        const Structure& s = frames[share.first + f];
+        const NeighbourList nl = build_neighbour_list(s, cutoff);
+        per_frame[f].resize(nc);
+        for (int c = 0; c < nc; ++c) per_frame[f][c] = pot.coordinates[c].descriptor->compute(s, nl, false);
+      });
+    errors.rethrow();
+  });
+  log("[descriptors] computed for " + std::to_string(frames.size()) + " frames in " + std::to_string(seconds_since(t0)) +
+      " s" + (comm.distributed() ? " (" + std::to_string(nf) + " on rank 0)" : std::string()));
 
   t0 = Clock::now();
   for (int c = 0; c < nc; ++c) {
     Coordinate& co = pot.coordinates[c];
-    int ne = 0;
-    for (int f = 0; f < nf; ++f) ne += per_frame[f][c].size();
+    int ne_local = 0;
+    for (int f = 0; f < nf; ++f) ne_local += per_frame[f][c].size();
     const int d = co.descriptor->dimension();
-    RowMatrixXd X(ne, d);
-    Eigen::VectorXd fc(ne);
+    RowMatrixXd X(ne_local, d);
+    Eigen::VectorXd fc(ne_local);
     int row = 0;
     for (int f = 0; f < nf; ++f) {
       const auto& dd = per_frame[f][c];
@@ -370,10 +384,15 @@ void choose_sparse_points(const std::vector<Structure>& frames, const std::vecto
       row += dd.size();
       per_frame[f][c] = DescriptorData{};  // release
     }
+    long ne = 0;
+    const long offset = rank_offset(comm, ne_local, ne);
     if (ne == 0) throw Error("gap term '" + co.descriptor_string + "' has no environments in the training data");
     if (co.kernel.type == Kernel::Type::Gaussian && co.kernel.theta.size() == 0) {
-      const Eigen::RowVectorXd range = X.colwise().maxCoeff() - X.colwise().minCoeff();
-      co.kernel.theta = (terms[c].theta_fac * range.transpose()).cwiseMax(1e-8);
+      Eigen::RowVectorXd hi = Eigen::RowVectorXd::Constant(d, -std::numeric_limits<double>::infinity()), neg_lo = hi;
+      if (ne_local > 0) hi = X.colwise().maxCoeff(), neg_lo = -X.colwise().minCoeff();
+      comm.max(hi.data(), d);
+      comm.max(neg_lo.data(), d);
+      co.kernel.theta = (terms[c].theta_fac * (hi + neg_lo).transpose()).cwiseMax(1e-8);
     }
     std::vector<int> idx;
     if (opt.sparse_from) {
@@ -389,14 +408,18 @@ void choose_sparse_points(const std::vector<Structure>& frames, const std::vecto
       idx.resize(co.sparse.rows());
     } else {
       idx = terms[c].method == SparseMethod::IndexFile
-                ? read_sparse_indices(terms[c].sparse_file, ne)
-                : select_sparse(X, terms[c].n_sparse, terms[c].method, opt.seed + 7919 * c);
-      co.sparse.resize(idx.size(), d);
-      co.sparse_cutoff.resize(idx.size());
-      for (size_t k = 0; k < idx.size(); ++k) {
-        co.sparse.row(k) = X.row(idx[k]);
-        co.sparse_cutoff[k] = fc[idx[k]];
-      }
+                ? read_sparse_indices(terms[c].sparse_file, static_cast<int>(ne))
+                : select_sparse(RowShare{X, offset, ne, comm}, terms[c].n_sparse, terms[c].method, opt.seed + 7919 * c);
+      // each chosen row from the rank holding it (zeros elsewhere: the sum is exact)
+      co.sparse = RowMatrixXd::Zero(idx.size(), d);
+      co.sparse_cutoff = Eigen::VectorXd::Zero(idx.size());
+      for (size_t k = 0; k < idx.size(); ++k)
+        if (idx[k] >= offset && idx[k] < offset + ne_local) {
+          co.sparse.row(k) = X.row(idx[k] - offset);
+          co.sparse_cutoff[k] = fc[idx[k] - offset];
+        }
+      comm.sum(co.sparse.data(), co.sparse.size());
+      comm.sum(co.sparse_cutoff.data(), co.sparse_cutoff.size());
     }
     std::ostringstream m;
     m << "[sparse] " << co.descriptor_string.substr(0, 60) << "...: " << idx.size() << " of " << ne
@@ -498,23 +521,52 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
   }
 }
 
-// Every training row, block by block of frames, folded into the triangular factor of
-// [Λ^{-1/2} K_nm ; Lᵀ] (the sparse-GP normal equations without forming them).
-StreamingQR assemble_and_factor(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets,
-                                const Potential& pot, const FitOptions& opt, double cutoff, const Log& log,
-                                long& total_rows) {
-  const auto t0 = Clock::now();
-  const int nf = static_cast<int>(frames.size());
+SolverMemory solver_memory(double N, double M, double P, double b) {
+  return {8.0 * (3 * M * M + 2 * b * M), 8.0 * (2 * N * (M + 1) / P + 2 * M * M)};
+}
+
+// Training rows of frame f: energy, 3 per atom for forces, 6 for the virial.
+long frame_row_count(const Structure& s, const FrameTargets& t) {
+  return (t.has_energy ? 1 : 0) + (t.has_forces ? 3L * s.size() : 0) + (t.has_virial ? 6 : 0);
+}
+
+std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
+                                               long total_rows, int block_rows, const Log& log) {
   const int M = pot.n_sparse_total();
-  StreamingQR qr(pot.L.transpose(), M);
+  const SolverMemory mem = solver_memory(static_cast<double>(total_rows), M, comm.size(), block_rows);
+  std::string solver = opt.solver;
+  if (solver == "auto") solver = mem.scalapack < mem.tsqr && comm.scalapack_factorizer(1) ? "scalapack" : "tsqr";
+  std::ostringstream m;
+  m.precision(3);
+  m << "[solve] " << solver << " (estimated peak per rank: TSQR " << mem.tsqr / 1e9 << " GB, ScaLAPACK "
+    << mem.scalapack / 1e9 << " GB)";
+  if (comm.distributed() || solver != "tsqr") log(m.str());
+  if (solver == "tsqr") return std::make_unique<StreamingQR>(comm.rank() == 0 ? Eigen::MatrixXd(pot.L.transpose()) : Eigen::MatrixXd(), M, comm);
+  if (solver != "scalapack") throw Error("fit: unknown solver '" + opt.solver + "' (auto, tsqr or scalapack)");
+  auto f = comm.scalapack_factorizer(M);
+  if (!f) throw Error("fit: solver=scalapack needs soapgap built with MPI and ScaLAPACK (cmake -DSOAPGAP_MPI=ON)");
+  if (comm.rank() == 0) f->add(pot.L.transpose(), Eigen::VectorXd::Zero(M));  // the prior rows
+  return f;
+}
+
+// This rank's training rows, block by block of frames, folded into the triangular factor of
+// [Λ^{-1/2} K_nm ; Lᵀ] (the sparse-GP normal equations without forming them); the factor of all
+// ranks' rows on rank 0.
+TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, FrameShare share,
+                                     const std::vector<FrameTargets>& targets, const Potential& pot,
+                                     const FitOptions& opt, double cutoff, const Communicator& comm, const Log& log,
+                                     long& total_rows) {
+  const auto t0 = Clock::now();
+  const int M = pot.n_sparse_total();
   const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(1000, 2 * M);
-  std::vector<int> nrows(nf);
+  std::vector<int> nrows(frames.size());
   total_rows = 0;
-  int n_e = 0, n_f = 0, n_v = 0;
-  for (int f = 0; f < nf; ++f) {
+  long n_e = 0, n_f = 0, n_v = 0, own_rows = 0;
+  for (size_t f = 0; f < frames.size(); ++f) {
     const auto& t = targets[f];
-    nrows[f] = (t.has_energy ? 1 : 0) + (t.has_forces ? 3 * frames[f].size() : 0) + (t.has_virial ? 6 : 0);
+    nrows[f] = static_cast<int>(frame_row_count(frames[f], t));
     total_rows += nrows[f];
+    if (static_cast<int>(f) >= share.first && static_cast<int>(f) < share.last) own_rows += nrows[f];
     n_e += t.has_energy;
     n_f += t.has_forces ? 3 * frames[f].size() : 0;
     n_v += t.has_virial ? 6 : 0;
@@ -523,44 +575,61 @@ StreamingQR assemble_and_factor(const std::vector<Structure>& frames, const std:
     log("[warning] no training frame has the per-atom force property '" + opt.force_key + "': fitting without forces");
   log("[assembly] " + std::to_string(total_rows) + " rows (" + std::to_string(n_e) + " energies, " +
       std::to_string(n_f) + " force components, " + std::to_string(n_v) + " virial components) x " +
-      std::to_string(M) + " sparse points; blocks of " + std::to_string(block_rows) + " rows");
+      std::to_string(M) + " sparse points; blocks of " + std::to_string(block_rows) + " rows" +
+      (comm.distributed() ? "; " + std::to_string(own_rows) + " rows on rank 0 of " + std::to_string(comm.size())
+                          : std::string()));
+  std::unique_ptr<RowFactorizer> factor;
+  comm.collectively([&] { factor = make_factorizer(opt, comm, pot, total_rows, block_rows, log); });
   long done_rows = 0;
-  int f_begin = 0, blocks = 0;
-  ExceptionCollector errors;
-  while (f_begin < nf) {
-    int f_end = f_begin, rows = 0;
-    std::vector<int> offset;
-    while (f_end < nf && (rows == 0 || rows + nrows[f_end] <= block_rows)) {
-      offset.push_back(rows);
-      rows += nrows[f_end++];
-    }
-    Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
-    Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
-    // few large frames in a block: let the descriptor's own loops use the threads instead
+  int f_begin = share.first, blocks = 0;
+  comm.collectively([&] {
+    while (f_begin < share.last) {
+      int f_end = f_begin, rows = 0;
+      std::vector<int> offset;
+      while (f_end < share.last && (rows == 0 || rows + nrows[f_end] <= block_rows)) {
+        offset.push_back(rows);
+        rows += nrows[f_end++];
+      }
+      Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
+      Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
+      ExceptionCollector errors;
+      // few large frames in a block: let the descriptor's own loops use the threads instead
 #pragma omp parallel for schedule(dynamic) if (f_end - f_begin >= omp_get_max_threads())
-    for (int f = f_begin; f < f_end; ++f)
-      errors.run([&] {
-        if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
-      });
-    errors.rethrow();
-    qr.add(B, b);
-    done_rows += rows;
-    ++blocks;
-    std::ostringstream m;
-    m << "[assembly] block " << blocks << ": frames " << f_begin << "-" << f_end - 1 << ", " << done_rows << "/"
-      << total_rows << " rows, " << seconds_since(t0) << " s";
-    log(m.str());
-    f_begin = f_end;
-  }
-  return qr;
+      for (int f = f_begin; f < f_end; ++f)
+        errors.run([&] {
+          if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
+        });
+      errors.rethrow();
+      factor->add(B, b);
+      done_rows += rows;
+      ++blocks;
+      std::ostringstream m;
+      m << "[assembly] block " << blocks << ": frames " << f_begin << "-" << f_end - 1 << ", " << done_rows << "/"
+        << (comm.distributed() ? own_rows : total_rows) << " rows" << (comm.distributed() ? " of rank 0" : "") << ", "
+        << seconds_since(t0) << " s";
+      log(m.str());
+      f_begin = f_end;
+    }
+  });
+  const auto t1 = Clock::now();
+  TriangularFactor out = factor->finish();
+  if (comm.distributed()) log("[solve] factors of " + std::to_string(comm.size()) + " ranks combined in " + std::to_string(seconds_since(t1)) + " s");
+  return out;
 }
 
-// alpha = R⁻¹ Qᵀb, split over the terms; R is kept for the predicted variance.
-void solve_weights(const StreamingQR& qr, long total_rows, Potential& pot, const Log& log) {
+// alpha = R⁻¹ Qᵀb on rank 0, split over the terms and sent to every rank; R is kept for the
+// predicted variance (rank 0).
+void solve_weights(const TriangularFactor& qr, long total_rows, const Communicator& comm, Potential& pot,
+                   const Log& log) {
   const auto t0 = Clock::now();
-  const Eigen::VectorXd alpha = qr.R().triangularView<Eigen::Upper>().solve(qr.qtb());
-  if (!alpha.allFinite()) throw Error("fit: the solve produced non-finite weights; increase sparse_jitter");
-  pot.R = qr.R().triangularView<Eigen::Upper>();
+  Eigen::VectorXd alpha = Eigen::VectorXd::Zero(pot.n_sparse_total());
+  comm.collectively([&] {
+    if (comm.rank() != 0) return;
+    alpha = qr.R.triangularView<Eigen::Upper>().solve(qr.qtb);
+    if (!alpha.allFinite()) throw Error("fit: the solve produced non-finite weights; increase sparse_jitter");
+    pot.R = qr.R.triangularView<Eigen::Upper>();
+  });
+  comm.broadcast(alpha.data(), alpha.size(), 0);
   int m0 = 0;
   for (auto& co : pot.coordinates) {
     co.alpha = alpha.segment(m0, co.n_sparse());
@@ -568,7 +637,19 @@ void solve_weights(const StreamingQR& qr, long total_rows, Potential& pot, const
   }
   std::ostringstream m;
   m << "[solve] alpha from the triangular factor in " << seconds_since(t0) << " s; weighted residual "
-    << std::sqrt(qr.residual2() / std::max<long>(total_rows, 1)) << " (RMS of (prediction - target)/sigma)";
+    << std::sqrt(qr.residual2 / std::max<long>(total_rows, 1)) << " (RMS of (prediction - target)/sigma)";
+  log(m.str());
+}
+
+// Peak resident memory of every rank (getrusage; kB on Linux).
+void log_peak_memory(const Communicator& comm, const Log& log) {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  const std::vector<double> rss = allgather(comm, {static_cast<double>(u.ru_maxrss) / 1024.0});
+  std::ostringstream m;
+  m.precision(0);
+  m << std::fixed << "[memory] peak RSS" << (comm.distributed() ? " per rank:" : "");
+  for (double r : rss) m << " " << r << " MB";
   log(m.str());
 }
 
@@ -608,7 +689,16 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     throw Error("fit: no training frame has the energy property '" + opt.energy_key +
                 "' (set the key name with --energy-key / energy_parameter_name=)");
 
-  subtract_baselines(frames, targets, opt.baselines, log);
+  const Communicator& comm = opt.comm ? *opt.comm : serial_communicator();
+  const FrameShare share = share_frames(frames, comm);
+  comm.collectively([&] { subtract_baselines(frames, targets, opt.baselines, log, share.first, share.last); });
+  if (comm.distributed() && !opt.baselines.empty()) {
+    // e0 needs every frame's residual energy; forces and virials are used by their own rank only
+    std::vector<double> e(frames.size(), 0.0);
+    for (int f = share.first; f < share.last; ++f) e[f] = targets[f].energy;
+    comm.sum(e.data(), static_cast<long>(e.size()));
+    for (size_t f = 0; f < frames.size(); ++f) targets[f].energy = e[f];
+  }
 
   Potential pot;
   const std::vector<Term> terms = make_terms(opt, species, pot);
@@ -625,14 +715,16 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     log(m.str());
   }
   check_sparse_source(opt, pot);
-  choose_sparse_points(frames, terms, opt, cutoff, pot, log);
+  choose_sparse_points(frames, share, terms, opt, cutoff, comm, pot, log);
   pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
   long total_rows = 0;
-  const StreamingQR qr = assemble_and_factor(frames, targets, pot, opt, cutoff, log, total_rows);
-  solve_weights(qr, total_rows, pot, log);
+  const TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
+  solve_weights(qr, total_rows, comm, pot, log);
   pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
-  log("[done] fit took " + std::to_string(seconds_since(t_start)) + " s");
+  log_peak_memory(comm, log);
+  log("[done] fit took " + std::to_string(seconds_since(t_start)) + " s" +
+      (comm.distributed() ? " on " + std::to_string(comm.size()) + " ranks" : std::string()));
   return pot;
 }
 

@@ -36,62 +36,27 @@ std::string sparse_method_name(SparseMethod m) {
   return "?";
 }
 
-std::vector<int> distinct_rows(const RowMatrixXd& X, double tol) {
-  // Greedy in row order: a row within `tol` (Euclidean) of an earlier kept row is a repeat.
-  // Candidates come from the projections onto a fixed unit direction w: a repeat pair has
-  // |w·(x_i - x_j)| <= |x_i - x_j| <= tol, so a sorted window of half-width tol finds every
-  // pair (no bucket boundaries that split near-identical rows).
-  const Eigen::Index n = X.rows(), d = X.cols();
-  Eigen::VectorXd w(d);
-  for (Eigen::Index k = 0; k < d; ++k) w[k] = 1.0 + 0.5 * std::sin(static_cast<double>(k + 1));
-  if (d > 0) w.normalize();
-  const Eigen::VectorXd proj = X * w;
-  std::multimap<double, int> kept;
-  std::vector<int> keep;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    bool dup = false;
-    for (auto it = kept.lower_bound(proj[i] - tol); it != kept.end() && it->first <= proj[i] + tol; ++it)
-      if ((X.row(i) - X.row(it->second)).norm() <= tol) {
-        dup = true;
-        break;
-      }
-    if (!dup) {
-      kept.emplace(proj[i], static_cast<int>(i));
-      keep.push_back(static_cast<int>(i));
-    }
-  }
-  return keep;
-}
-
-double default_repeat_tolerance(const RowMatrixXd& X) {
-  const double scale = X.size() ? X.rowwise().norm().maxCoeff() : 0.0;
-  return 1e-7 * std::max(1.0, scale);
-}
-
 namespace {
 
-std::vector<int> cur_points(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
-  // Ridge leverage scores (Alaoui & Mahoney, NeurIPS 2015; Cohen, Musco & Musco, SODA 2017)
-  //   l_j = x_jᵀ (XᵀX + λ I)⁻¹ x_j = Σ_r σ_r²/(σ_r² + λ) U_jr²,  λ = σ_k², k = ⌈min(n, d)/2⌉,
-  // the smooth form of the rank-k leverage scores of Mahoney & Drineas (PNAS 106, 697 (2009)).
-  // A hard top-k projection depends on the numerical rank and on which side of σ_k a nearly
-  // degenerate singular value falls; a change of 1e-8 Å in the positions (an extxyz written with
-  // 8 decimals) then picks another sparse set. The ridge form is a smooth function of X, and λ is
-  // floored far above the rounding noise of the eigenvalues of XᵀX (~ε σ_max²).
-  const Eigen::MatrixXd XtX = X.transpose() * X;
+// Xd: this rank's rows of the distinct rows (n_total over all ranks), in order.
+std::vector<int> cur_points(const RowMatrixXd& Xd, long n_total, int m, std::mt19937_64& rng, const Communicator& comm) {
+  Eigen::MatrixXd XtX = Xd.transpose() * Xd;
+  comm.sum(XtX.data(), XtX.size());
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(XtX);
   const Eigen::VectorXd ev = eig.eigenvalues().reverse().cwiseMax(0.0);  // σ_r², descending
   const Eigen::MatrixXd W = eig.eigenvectors().rowwise().reverse();
-  const Eigen::Index k = std::max<Eigen::Index>(1, (std::min(X.rows(), X.cols()) + 1) / 2);
+  const Eigen::Index k = std::max<Eigen::Index>(1, (std::min<Eigen::Index>(n_total, Xd.cols()) + 1) / 2);
   const double lambda = std::max(ev[k - 1], 1e-12 * ev[0]) + std::numeric_limits<double>::min();
-  const Eigen::MatrixXd Y = X * W;  // X W = U Σ
+  const Eigen::MatrixXd Y = Xd * W;  // X W = U Σ
   const Eigen::VectorXd inv = (ev.array() + lambda).inverse().matrix();
-  Eigen::VectorXd lev(X.rows());
-  for (Eigen::Index j = 0; j < X.rows(); ++j) lev[j] = Y.row(j).cwiseAbs2().dot(inv.transpose());
+  std::vector<double> lev_own(Xd.rows());
+  for (Eigen::Index j = 0; j < Xd.rows(); ++j) lev_own[j] = Y.row(j).cwiseAbs2().dot(inv.transpose());
+  const std::vector<double> lev_all = allgather(comm, lev_own);
+  const Eigen::Map<const Eigen::VectorXd> lev(lev_all.data(), static_cast<Eigen::Index>(lev_all.size()));
   const double total = lev.sum();
   std::uniform_real_distribution<double> uni(0.0, 1.0);
-  std::vector<std::pair<double, int>> score(X.rows());
-  for (Eigen::Index j = 0; j < X.rows(); ++j) {
+  std::vector<std::pair<double, int>> score(lev.size());
+  for (Eigen::Index j = 0; j < lev.size(); ++j) {
     const double p = total > 0 ? std::min(1.0, m * lev[j] / total) : 0.0;
     score[j] = {uni(rng) - p, static_cast<int>(j)};  // ties (equal p and u) go to the lower index
   }
@@ -101,25 +66,35 @@ std::vector<int> cur_points(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
   return out;
 }
 
-std::vector<int> uniform_grid(const RowMatrixXd& X, int m, std::mt19937_64& rng) {
-  const int n = static_cast<int>(X.rows()), d = static_cast<int>(X.cols());
+std::vector<int> uniform_grid(const RowMatrixXd& Xd, int m, std::mt19937_64& rng, const Communicator& comm) {
+  const int d = static_cast<int>(Xd.cols());
   const int ngrid = static_cast<int>(std::ceil(std::pow(static_cast<double>(m), 1.0 / d) - 1e-12));
   if (std::pow(static_cast<double>(ngrid), d) > 1e8)
     throw Error("sparse_method=uniform needs " + std::to_string(ngrid) + "^" + std::to_string(d) +
                 " grid cells; use cur_points or random for high-dimensional descriptors");
-  const Eigen::RowVectorXd lo = X.colwise().minCoeff(), hi = X.colwise().maxCoeff();
-  std::vector<long long> bin(n, 0);
-  for (int i = 0; i < n; ++i) {
+  Eigen::RowVectorXd hi = Eigen::RowVectorXd::Constant(d, -std::numeric_limits<double>::infinity());
+  Eigen::RowVectorXd neg_lo = hi;
+  if (Xd.rows() > 0) {
+    hi = Xd.colwise().maxCoeff();
+    neg_lo = -Xd.colwise().minCoeff();
+  }
+  comm.max(hi.data(), d);
+  comm.max(neg_lo.data(), d);
+  const Eigen::RowVectorXd lo = -neg_lo;
+  std::vector<double> bin_own(Xd.rows(), 0.0);  // cell numbers < 1e8: exact as doubles
+  for (Eigen::Index i = 0; i < Xd.rows(); ++i) {
     long long b = 0;
     for (int k = 0; k < d; ++k) {
       const double range = hi[k] - lo[k];
-      const long long ik = range > 0 ? std::llround((X(i, k) - lo[k]) / range * (ngrid - 1)) : 0;
+      const long long ik = range > 0 ? std::llround((Xd(i, k) - lo[k]) / range * (ngrid - 1)) : 0;
       b = b * ngrid + ik;
     }
-    bin[i] = b;
+    bin_own[i] = static_cast<double>(b);
   }
+  const std::vector<double> bin = allgather(comm, bin_own);
+  const int n = static_cast<int>(bin.size());
   std::map<long long, std::vector<int>> members;
-  for (int i = 0; i < n; ++i) members[bin[i]].push_back(i);
+  for (int i = 0; i < n; ++i) members[static_cast<long long>(bin[i])].push_back(i);
   std::vector<int> out;
   std::vector<char> taken(n, 0);
   for (auto& [b, v] : members) {  // one point per occupied bin, in data order
@@ -188,16 +163,23 @@ std::vector<int> read_sparse_indices(const std::string& path, int n_env) {
 }
 
 std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod method, std::uint64_t seed) {
+  return select_sparse(RowShare{X, 0, X.rows()}, n_sparse, method, seed);
+}
+
+std::vector<int> select_sparse(const RowShare& S, int n_sparse, SparseMethod method, std::uint64_t seed) {
   if (method == SparseMethod::File || method == SparseMethod::IndexFile)
     throw Error("select_sparse: file-based sparse points are read, not selected");
   if (n_sparse < 1 && method != SparseMethod::All) throw Error("n_sparse must be at least 1");
-  const std::vector<int> distinct = distinct_rows(X, default_repeat_tolerance(X));
+  const std::vector<int> distinct = distinct_rows(S, default_repeat_tolerance(S));
   std::vector<int> chosen;
   if (method == SparseMethod::All || static_cast<int>(distinct.size()) <= n_sparse) {
     chosen = distinct;
   } else {
-    RowMatrixXd Xd(distinct.size(), X.cols());
-    for (size_t k = 0; k < distinct.size(); ++k) Xd.row(k) = X.row(distinct[k]);
+    // this rank's distinct rows (the distinct indices are sorted, shares contiguous)
+    const auto first = std::lower_bound(distinct.begin(), distinct.end(), S.offset);
+    const auto last = std::lower_bound(first, distinct.end(), S.offset + S.local.rows());
+    RowMatrixXd Xd(last - first, S.local.cols());
+    for (auto it = first; it != last; ++it) Xd.row(it - first) = S.local.row(*it - S.offset);
     std::mt19937_64 rng(seed);
     std::vector<int> local;
     if (method == SparseMethod::Random) {
@@ -206,9 +188,9 @@ std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod 
       std::shuffle(local.begin(), local.end(), rng);
       local.resize(n_sparse);
     } else if (method == SparseMethod::CurPoints) {
-      local = cur_points(Xd, n_sparse, rng);
+      local = cur_points(Xd, static_cast<long>(distinct.size()), n_sparse, rng, S.comm);
     } else {
-      local = uniform_grid(Xd, n_sparse, rng);
+      local = uniform_grid(Xd, n_sparse, rng, S.comm);
     }
     for (int j : local) chosen.push_back(distinct[j]);
   }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "soapgap/communicator.hpp"
 #include "soapgap/potential.hpp"
 #include "soapgap/sparse_selection.hpp"
 
@@ -38,7 +39,25 @@ struct FitOptions {
   // model baseline provides get e0 = 0 in the residual (unless e0 is given).
   std::vector<std::shared_ptr<const Baseline>> baselines;
   std::function<void(const std::string&)> log;  // progress output (may be empty)
+  // Distributed fit (MPI build): every rank calls fit() with all frames and the same options;
+  // frames are shared by atom count, each rank computes descriptors and rows for its share only.
+  // The returned model is complete on rank 0; other ranks get the weights, not the factor R.
+  const Communicator* comm = nullptr;  // nullptr: serial
+  // Solve: "tsqr" (each rank folds its rows into an M x M factor, merged by a reduction tree),
+  // "scalapack" (rows kept, block-cyclic pdgeqrf: R distributed), or "auto" (the smaller
+  // per-rank memory estimate, solver_memory()).
+  std::string solver = "auto";
 };
+
+// Estimated peak bytes per rank of the two solve paths for N rows, M sparse points, P ranks and
+// QR blocks of b rows: TSQR 8·(3M² + 2bM) (L, R, the stacked block and the row block; the merge
+// needs less);
+// ScaLAPACK 8·(2N(M+1)/P + 2M²) (the rows twice while they are redistributed, L and, on rank 0,
+// the gathered R).
+struct SolverMemory {
+  double tsqr = 0, scalapack = 0;
+};
+SolverMemory solver_memory(double N, double M, double P, double block_rows);
 
 // Parses a gap_fit `gap={...}` value ("soap ... : distance_2b ...") into its terms.
 std::vector<std::string> split_gap_string(const std::string& gap);
@@ -67,9 +86,10 @@ std::map<int, double> reference_energies(const std::vector<Structure>& frames, c
                                          const std::vector<int>& species, const FitOptions& opt, double cutoff,
                                          const std::set<int>& from_baseline = {});
 
-// Subtracts the baselines' energies, forces and virials from the targets (fit on the residual).
+// Subtracts the baselines' energies, forces and virials from the targets of frames
+// [first, last) (fit on the residual; last < 0: to the end).
 void subtract_baselines(const std::vector<Structure>& frames, std::vector<FrameTargets>& targets,
                         const std::vector<std::shared_ptr<const Baseline>>& baselines,
-                        const std::function<void(const std::string&)>& log);
+                        const std::function<void(const std::string&)>& log, long first = 0, long last = -1);
 
 }  // namespace soapgap

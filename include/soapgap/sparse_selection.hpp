@@ -16,11 +16,18 @@
 //              serves every species term, as in gap_fit.
 // All are deterministic for a given seed. Repeated environments are removed first (rows within
 // default_repeat_tolerance of an earlier row; the first in data order is kept).
+// Distributed (RowShare over several ranks): every rank holds a contiguous share of the rows and
+// the result is the serial one, index for index: repeats are found per rank and then checked
+// against the earlier ranks' kept rows in rank order (only rows whose projections come within
+// 2·tol of a later rank's are exchanged); CUR sums the per-rank Gram matrices XₚᵀXₚ (d x d) and
+// gathers the leverage scores (one number per row); uniform gathers the grid cells; random needs
+// only the count. Sums differ from serial in rounding only (1e-16 relative).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "soapgap/communicator.hpp"
 #include "soapgap/structure.hpp"
 
 namespace soapgap {
@@ -30,16 +37,29 @@ enum class SparseMethod { Random, Uniform, CurPoints, All, File, IndexFile };
 SparseMethod parse_sparse_method(const std::string& name);
 std::string sparse_method_name(SparseMethod m);
 
-// Indices of rows of X that are not within Euclidean distance tol of an earlier kept row.
+// This rank's rows of a row matrix: global rows [offset, offset + local.rows()) of `total`; shares
+// are contiguous and in rank order.
+struct RowShare {
+  const RowMatrixXd& local;
+  long offset = 0;
+  long total = 0;
+  const Communicator& comm = serial_communicator();
+};
+
+// Indices of rows of X that are not within Euclidean distance tol of an earlier kept row
+// (global indices, on every rank).
 std::vector<int> distinct_rows(const RowMatrixXd& X, double tol);
+std::vector<int> distinct_rows(const RowShare& X, double tol);
 // 1e-7 x max(1, largest row norm): far above the change a 1e-8 Å rounding of the positions
 // makes, far below any difference between environments that matters to a fit.
 double default_repeat_tolerance(const RowMatrixXd& X);
+double default_repeat_tolerance(const RowShare& X);
 
 RowMatrixXd read_sparse_points(const std::string& path, int dim);
 std::vector<int> read_sparse_indices(const std::string& path, int n_env);
 
 // Indices (sorted) of at most n_sparse rows of X (not for File / IndexFile).
 std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod method, std::uint64_t seed);
+std::vector<int> select_sparse(const RowShare& X, int n_sparse, SparseMethod method, std::uint64_t seed);
 
 }  // namespace soapgap

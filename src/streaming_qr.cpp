@@ -1,0 +1,111 @@
+#include "soapgap/streaming_qr.hpp"
+
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "soapgap/error.hpp"
+
+namespace soapgap {
+
+StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& comm)
+    : m_(m), comm_(comm), R_(R0), qtb_(Eigen::VectorXd::Zero(m)) {
+  if (R_.size() == 0) R_ = Eigen::MatrixXd::Zero(m, m);
+}
+
+void StreamingQR::add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) {
+  const int nb = static_cast<int>(B.rows());
+  if (nb == 0) return;
+  const int rows = m_ + nb;
+  Eigen::MatrixXd A(rows, m_);  // column-major for LAPACK
+  A.topRows(m_) = R_.triangularView<Eigen::Upper>();
+  A.bottomRows(nb) = B;
+  Eigen::VectorXd rhs(rows);
+  rhs.head(m_) = qtb_;
+  rhs.tail(nb) = b;
+  Eigen::VectorXd tau(m_);
+  lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, m_, A.data(), rows, tau.data());
+  if (info != 0) throw Error("QR factorisation failed (dgeqrf info " + std::to_string(info) + ")");
+  info = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'T', rows, 1, m_, A.data(), rows, tau.data(), rhs.data(), rows);
+  if (info != 0) throw Error("QR update failed (dormqr info " + std::to_string(info) + ")");
+  R_ = A.topRows(m_).triangularView<Eigen::Upper>();
+  qtb_ = rhs.head(m_);
+  residual2_ += rhs.tail(nb).squaredNorm();
+}
+
+void merge_triangles(Eigen::MatrixXd& top, Eigen::MatrixXd& bottom) {
+  const int n = static_cast<int>(top.rows());
+  const int nb = std::max(1, std::min(n, 64));
+  Eigen::MatrixXd T(nb, n);
+  const lapack_int info = LAPACKE_dtpqrt(LAPACK_COL_MAJOR, n, n, n, nb, top.data(), n, bottom.data(), n, T.data(), nb);
+  if (info != 0) throw Error("TSQR merge failed (dtpqrt info " + std::to_string(info) + ")");
+  top = top.triangularView<Eigen::Upper>();
+}
+
+namespace {
+
+// Upper triangle, column by column (half the bytes of the square).
+std::vector<double> pack_upper(const Eigen::MatrixXd& U) {
+  std::vector<double> v;
+  v.reserve(U.cols() * (U.cols() + 1) / 2);
+  for (Eigen::Index c = 0; c < U.cols(); ++c)
+    for (Eigen::Index r = 0; r <= c; ++r) v.push_back(U(r, c));
+  return v;
+}
+Eigen::MatrixXd unpack_upper(const std::vector<double>& v, int n) {
+  Eigen::MatrixXd U = Eigen::MatrixXd::Zero(n, n);
+  size_t k = 0;
+  for (int c = 0; c < n; ++c)
+    for (int r = 0; r <= c; ++r) U(r, c) = v[k++];
+  return U;
+}
+
+}  // namespace
+
+TriangularFactor StreamingQR::finish() {
+  TriangularFactor out;
+  const int P = comm_.size(), rank = comm_.rank();
+  if (P == 1) {
+    out.R = R_;
+    out.qtb = qtb_;
+    out.residual2 = residual2_;
+    return out;
+  }
+  // augmented triangle [[R, Qᵀb], [0, ρ]] of this rank's rows
+  const int n = m_ + 1;
+  Eigen::MatrixXd aug = Eigen::MatrixXd::Zero(n, n);
+  aug.topLeftCorner(m_, m_) = R_.triangularView<Eigen::Upper>();
+  aug.col(m_).head(m_) = qtb_;
+  aug(m_, m_) = std::sqrt(residual2_);
+  R_.resize(0, 0);
+  const long packed = static_cast<long>(n) * (n + 1) / 2;
+  std::string error;
+  for (int step = 1; step < P; step *= 2) {
+    if (rank % (2 * step) == step) {  // hand this factor down the tree and stop
+      const std::vector<double> v = pack_upper(aug);
+      comm_.send(v.data(), packed, rank - step);
+      aug.resize(0, 0);
+      break;
+    }
+    if (rank + step < P) {
+      std::vector<double> v(packed);
+      comm_.recv(v.data(), packed, rank + step);
+      Eigen::MatrixXd other = unpack_upper(v, n);
+      try {
+        merge_triangles(aug, other);
+      } catch (const std::exception& e) {
+        error = e.what();  // keep receiving: the partners are already committed to this tree
+      }
+    }
+  }
+  comm_.agree(error);
+  if (rank == 0) {
+    out.R = aug.topLeftCorner(m_, m_);
+    out.qtb = aug.col(m_).head(m_);
+    out.residual2 = aug(m_, m_) * aug(m_, m_);
+  }
+  return out;
+}
+
+}  // namespace soapgap
