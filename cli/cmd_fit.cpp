@@ -170,7 +170,7 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
                        "  soapgap fit at_file=train.xyz gap={soap l_max=6 n_max=8 atom_sigma=0.5 cutoff=5 delta=0.2 zeta=4 "
                        "n_sparse=500 covariance_type=dot_product sparse_method=cur_points} default_sigma={0.002 0.1 0.05 0} "
                        "e0_method=average gp_file=model.json\n"
-                       "Memory: peak ≈ 8 bytes × (3 M² + block_rows × M + n_environments × d) plus one block of "
+                       "Memory: peak ≈ 8 bytes × (2 M² + block_rows × M + n_environments × d) plus one block of "
                        "descriptor gradients (see \"Memory of a fit\" in the README).",
                        kSpec);
     return 0;

@@ -522,7 +522,7 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
 }
 
 SolverMemory solver_memory(double N, double M, double P, double b) {
-  return {8.0 * (3 * M * M + 2 * b * M), 8.0 * (2 * N * (M + 1) / P + 2 * M * M)};
+  return {8.0 * std::max(2 * M * M + b * M, P > 1 ? 3 * M * M : 0.0), 8.0 * (2 * N * (M + 1) / P + 2 * M * M)};
 }
 
 // Training rows of frame f: energy, 3 per atom for forces, 6 for the virial.
@@ -558,7 +558,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
                                      long& total_rows) {
   const auto t0 = Clock::now();
   const int M = pot.n_sparse_total();
-  const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(1000, 2 * M);
+  const int block_rows = opt.block_rows > 0 ? opt.block_rows : std::max(1000, M);
   std::vector<int> nrows(frames.size());
   total_rows = 0;
   long n_e = 0, n_f = 0, n_v = 0, own_rows = 0;
@@ -600,7 +600,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
         });
       errors.rethrow();
-      factor->add(B, b);
+      factor->add(std::move(B), std::move(b));
       done_rows += rows;
       ++blocks;
       std::ostringstream m;
@@ -716,7 +716,10 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   }
   check_sparse_source(opt, pot);
   choose_sparse_points(frames, share, terms, opt, cutoff, comm, pot, log);
-  pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
+  // only rank 0 adds the prior rows Lᵀ (and writes the model): the others never hold L
+  comm.collectively([&] {
+    if (comm.rank() == 0) pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
+  });
   long total_rows = 0;
   const TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
   solve_weights(qr, total_rows, comm, pot, log);

@@ -14,31 +14,28 @@ StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& c
   if (R_.size() == 0) R_ = Eigen::MatrixXd::Zero(m, m);
 }
 
-void StreamingQR::add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) {
+void StreamingQR::add(Eigen::MatrixXd B, Eigen::VectorXd b) {
   const int nb = static_cast<int>(B.rows());
   if (nb == 0) return;
-  const int rows = m_ + nb;
-  Eigen::MatrixXd A(rows, m_);  // column-major for LAPACK
-  A.topRows(m_) = R_.triangularView<Eigen::Upper>();
-  A.bottomRows(nb) = B;
-  Eigen::VectorXd rhs(rows);
-  rhs.head(m_) = qtb_;
-  rhs.tail(nb) = b;
-  Eigen::VectorXd tau(m_);
-  lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, m_, A.data(), rows, tau.data());
-  if (info != 0) throw Error("QR factorisation failed (dgeqrf info " + std::to_string(info) + ")");
-  info = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'T', rows, 1, m_, A.data(), rows, tau.data(), rhs.data(), rows);
-  if (info != 0) throw Error("QR update failed (dormqr info " + std::to_string(info) + ")");
-  R_ = A.topRows(m_).triangularView<Eigen::Upper>();
-  qtb_ = rhs.head(m_);
-  residual2_ += rhs.tail(nb).squaredNorm();
+  const int bs = std::max(1, std::min(m_, 64));
+  // (the _work forms: no NaN scans of the inputs, and T's unused corner may stay unset)
+  Eigen::MatrixXd T = Eigen::MatrixXd::Zero(bs, m_), work(bs, m_);
+  // B becomes the Householder vectors V, R the new factor, in place
+  lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, nb, m_, 0, bs, R_.data(), m_, B.data(), nb, T.data(), bs,
+                                        work.data());
+  if (info != 0) throw Error("QR factorisation failed (dtpqrt info " + std::to_string(info) + ")");
+  info = LAPACKE_dtpmqrt_work(LAPACK_COL_MAJOR, 'L', 'T', nb, 1, m_, 0, bs, B.data(), nb, T.data(), bs, qtb_.data(),
+                              m_, b.data(), nb, work.data());
+  if (info != 0) throw Error("QR update failed (dtpmqrt info " + std::to_string(info) + ")");
+  residual2_ += b.squaredNorm();  // what Qᵀ leaves below the factor
 }
 
 void merge_triangles(Eigen::MatrixXd& top, Eigen::MatrixXd& bottom) {
   const int n = static_cast<int>(top.rows());
   const int nb = std::max(1, std::min(n, 64));
-  Eigen::MatrixXd T(nb, n);
-  const lapack_int info = LAPACKE_dtpqrt(LAPACK_COL_MAJOR, n, n, n, nb, top.data(), n, bottom.data(), n, T.data(), nb);
+  Eigen::MatrixXd T = Eigen::MatrixXd::Zero(nb, n), work(nb, n);
+  const lapack_int info =
+      LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, n, n, n, nb, top.data(), n, bottom.data(), n, T.data(), nb, work.data());
   if (info != 0) throw Error("TSQR merge failed (dtpqrt info " + std::to_string(info) + ")");
   top = top.triangularView<Eigen::Upper>();
 }
@@ -77,7 +74,7 @@ TriangularFactor StreamingQR::finish() {
   Eigen::MatrixXd aug = Eigen::MatrixXd::Zero(n, n);
   aug.topLeftCorner(m_, m_) = R_.triangularView<Eigen::Upper>();
   aug.col(m_).head(m_) = qtb_;
-  aug(m_, m_) = std::sqrt(residual2_);
+  aug(m_, m_) = std::sqrt(residual2_);  // the augmented factor of [A b]: Qᵀ[A b] = [[R, Qᵀb], [0, ‖r‖]]
   R_.resize(0, 0);
   const long packed = static_cast<long>(n) * (n + 1) / 2;
   std::string error;
@@ -89,9 +86,12 @@ TriangularFactor StreamingQR::finish() {
       break;
     }
     if (rank + step < P) {
-      std::vector<double> v(packed);
-      comm_.recv(v.data(), packed, rank + step);
-      Eigen::MatrixXd other = unpack_upper(v, n);
+      Eigen::MatrixXd other;
+      {
+        std::vector<double> v(packed);
+        comm_.recv(v.data(), packed, rank + step);
+        other = unpack_upper(v, n);
+      }
       try {
         merge_triangles(aug, other);
       } catch (const std::exception& e) {

@@ -24,7 +24,7 @@ struct TriangularFactor {
 class RowFactorizer {
  public:
   virtual ~RowFactorizer() = default;
-  virtual void add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) = 0;
+  virtual void add(Eigen::MatrixXd B, Eigen::VectorXd b) = 0;  // sink: pass with std::move
   virtual TriangularFactor finish() = 0;
 };
 

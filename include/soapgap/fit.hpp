@@ -49,11 +49,11 @@ struct FitOptions {
   std::string solver = "auto";
 };
 
-// Estimated peak bytes per rank of the two solve paths for N rows, M sparse points, P ranks and
-// QR blocks of b rows: TSQR 8·(3M² + 2bM) (L, R, the stacked block and the row block; the merge
-// needs less);
-// ScaLAPACK 8·(2N(M+1)/P + 2M²) (the rows twice while they are redistributed, L and, on rank 0,
-// the gathered R).
+// Estimated peak bytes on rank 0 (the largest) of the two solve paths for N rows, M sparse points,
+// P ranks and QR blocks of b rows: TSQR 8·max(2M² + bM, 3M²) (L, R and the row block; L, two
+// augmented triangles while merging, P > 1 only); ScaLAPACK 8·(2N(M+1)/P + 2M²) (the rows twice
+// while they are redistributed, then L and the gathered R). Other ranks hold no L: M² less.
+// ScaLAPACK needs less only when ranks hold fewer than about M/2 rows each (N/P < M/2 at b = M).
 struct SolverMemory {
   double tsqr = 0, scalapack = 0;
 };

@@ -1,5 +1,7 @@
 // The triangular factor of a tall least-squares system, built without holding the system:
-// StreamingQR folds blocks of rows into the M x M factor R (memory O(M² + block·M)); across ranks
+// StreamingQR folds blocks of rows into the M x M factor R (memory O(M² + block·M)) with the
+// structured QR of [R; block] (LAPACK dtpqrt: 2·block·M² flops, whatever the block size, where
+// dgeqrf on the stacked matrix also refactors R: 2(M+block)M² − 2M³/3); across ranks
 // the per-rank factors are merged by a binary reduction tree (TSQR: Demmel, Grigori, Hoemmen &
 // Langou, SIAM J. Sci. Comput. 34, A206 (2012)), log₂P steps of one triangle each.
 #pragma once
@@ -11,7 +13,7 @@ class StreamingQR : public RowFactorizer {
  public:
   // R0: initial rows (e.g. Lᵀ of the prior, on one rank only); m: number of columns.
   StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& comm = serial_communicator());
-  void add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) override;
+  void add(Eigen::MatrixXd B, Eigen::VectorXd b) override;
   // Collective: merges every rank's factor onto rank 0.
   TriangularFactor finish() override;
 

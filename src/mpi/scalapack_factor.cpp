@@ -72,7 +72,7 @@ class ScalapackFactorizer : public RowFactorizer {
  public:
   ScalapackFactorizer(const Communicator& comm, int M) : comm_(comm), m_(M) {}
 
-  void add(const Eigen::MatrixXd& B, const Eigen::VectorXd& b) override {
+  void add(Eigen::MatrixXd B, Eigen::VectorXd b) override {
     if (B.rows() == 0) return;
     Eigen::MatrixXd block(B.rows(), m_ + 1);
     block.leftCols(m_) = B;
