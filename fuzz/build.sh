@@ -35,8 +35,10 @@ out_of_date() {
 }
 
 build_binaries() {
+  local LIB_SOURCES=()
+  for src in "$ROOT"/src/*/*.cpp; do [[ "$src" == */src/mpi/* ]] || LIB_SOURCES+=("$src"); done
   command -v "$CXX" >/dev/null || { echo "build.sh: $CXX not found (apt-get install -y clang libclang-rt-14-dev libomp-14-dev)" >&2; exit 2; }
-  # The library: every src/*.cpp and src/*/*.cpp (basenames are unique; split_gap_string lives in fit.cpp, which needs lapacke and
+  # The library: every src/*/*.cpp but src/mpi (basenames are unique; split_gap_string lives in fit.cpp, which needs lapacke and
   # <omp.h>; the parsers never enter an OpenMP region). An object is rebuilt when its source,
   # or any header it includes (from the compiler's .d file) is newer.
   local stale=() flags
@@ -44,7 +46,7 @@ build_binaries() {
   # a change of compiler or flags rebuilds everything
   if [[ "$(cat "$OBJ/flags.txt" 2>/dev/null)" != "$flags" ]]; then rm -f "$OBJ"/*.o "$OUT"/fuzz_*; fi
   printf '%s' "$flags" > "$OBJ/flags.txt"
-  for src in "$ROOT"/src/*.cpp "$ROOT"/src/*/*.cpp; do
+  for src in "${LIB_SOURCES[@]}"; do
     local o="$OBJ/$(basename "${src%.cpp}").o" d="$OBJ/$(basename "${src%.cpp}").d"
     out_of_date "$o" "$d" "$src" && stale+=("$src")
   done
@@ -62,7 +64,7 @@ build_binaries() {
   fi
   if [[ ! -f "$OUT/libsoapgap_fuzz.a" ]]; then
     local objs=()
-    for src in "$ROOT"/src/*.cpp "$ROOT"/src/*/*.cpp; do objs+=("$OBJ/$(basename "${src%.cpp}").o"); done
+    for src in "${LIB_SOURCES[@]}"; do objs+=("$OBJ/$(basename "${src%.cpp}").o"); done
     ar rcs "$OUT/libsoapgap_fuzz.a.tmp" "${objs[@]}" && mv "$OUT/libsoapgap_fuzz.a.tmp" "$OUT/libsoapgap_fuzz.a"
   fi
   for t in "${TARGETS[@]}"; do

