@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Distributed fit: wall time and peak memory per rank for P = 1, 2, 4 ranks of
 `mpirun.openmpi -np P soapgap-mpi fit` (one OpenMP thread per rank), beside the serial program
-with 1 and 2 threads, on the same EMT Cu set; each model checked against the serial one.
+with 1 and 2 threads, on the same EMT Cu set; each model's weights and predictions (energies and
+forces of 20 frames) compared with the serial one-thread model.
 
 On this 2-core machine P = 4 is oversubscribed: it shows the memory per rank falling, not speed.
 
@@ -39,6 +40,14 @@ def run_fit(cmd, threads):
     return {"wall_s": wall, "peak_rss_mb": per_rank, "combine_s": float(combine.group(1)) if combine else 0.0}
 
 
+def predictions(path, frames):
+    import soapgap
+
+    pot = soapgap.Potential.load(path)
+    return np.concatenate([np.concatenate([[r["energy"]], np.ravel(r["forces"])])
+                           for r in (pot.predict(a) for a in frames)])
+
+
 def alphas(path):
     import base64
 
@@ -74,26 +83,33 @@ def main():
             "--overwrite"]
     results = []
     ref = os.path.join(tmp, "serial.json")
+    check = frames[:20]
+
+    def compare(path):
+        p, p0 = predictions(path, check), predictions(ref, check)
+        a, a0 = alphas(path), alphas(ref)
+        return {"alpha_rel_diff": float(np.max(np.abs(a - a0)) / np.max(np.abs(a0))),
+                "prediction_rel_diff": float(np.max(np.abs(p - p0)) / np.max(np.abs(p0)))}
+
     for threads in (1, 2):
-        r = run_fit([serial, *base, "--output", ref], threads)
-        results.append({"run": f"serial, {threads} thread(s)", **r, "alpha_rel_diff": 0.0})
+        out = ref if threads == 1 else os.path.join(tmp, "serial2.json")
+        r = run_fit([serial, *base, "--output", out], threads)
+        results.append({"run": f"serial, {threads} thread(s)", **r, **compare(out)})
         print(results[-1], flush=True)
-    a0 = alphas(ref)
     for ranks, solver in [(1, "tsqr"), (2, "tsqr"), (4, "tsqr"), (4, "scalapack")]:
         out = os.path.join(tmp, f"p{ranks}-{solver}.json")
         cmd = [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), mpi, *base, "--output", out,
                "--solver", solver]
         r = run_fit(cmd, 1)
-        diff = float(np.max(np.abs(alphas(out) - a0)) / np.max(np.abs(a0)))
-        results.append({"run": f"mpirun -np {ranks}, {solver}, 1 thread/rank", **r, "alpha_rel_diff": diff})
+        results.append({"run": f"mpirun -np {ranks}, {solver}, 1 thread/rank", **r, **compare(out)})
         print(results[-1], flush=True)
     json.dump({"frames": args.frames, "environments": n_env, "m": args.m, "gap": GAP.format(m=args.m),
                "results": results}, open(args.out, "w"), indent=1)
-    print("| run | wall (s) | peak RSS per rank (MB) | tree/ScaLAPACK combine (s) | max rel. Δα vs serial |")
-    print("|---|---|---|---|---|")
+    print("| run | wall (s) | peak RSS per rank (MB) | combine (s) | rel. Δ predictions | rel. Δα |")
+    print("|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['run']} | {r['wall_s']:.1f} | {' / '.join(f'{x:.0f}' for x in r['peak_rss_mb'])} | "
-              f"{r['combine_s']:.3f} | {r['alpha_rel_diff']:.1e} |")
+              f"{r['combine_s']:.3f} | {r['prediction_rel_diff']:.1e} | {r['alpha_rel_diff']:.1e} |")
     shutil.rmtree(tmp)
 
 

@@ -19,10 +19,12 @@ void Communicator::collectively(const std::function<void()>& f) const {
   } catch (const CollectiveError&) {
     throw;
   } catch (const std::bad_alloc&) {
-    message = "out of memory" + (distributed() ? " on rank " + std::to_string(rank()) : std::string()) +
-              " (use more ranks, or fewer --block-rows)";
-  } catch (const std::exception& e) {
+    message = distributed() ? "out of memory on rank " + std::to_string(rank()) + " (use more ranks or fewer --block-rows)"
+                            : "out of memory (use fewer --block-rows or sparse points, or a distributed fit)";
+  } catch (const Error& e) {
     message = e.what();
+  } catch (const std::exception& e) {
+    message = std::string("internal error: ") + e.what();
   }
   agree(message);
 }
