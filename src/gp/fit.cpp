@@ -531,10 +531,10 @@ long frame_row_count(const Structure& s, const FrameTargets& t) {
 }
 
 std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
-                                               long total_rows, int block_rows, const Log& log) {
+                                               long total_rows, int block_rows, const Log& log, std::string& solver) {
   const int M = pot.n_sparse_total();
   const SolverMemory mem = solver_memory(static_cast<double>(total_rows), M, comm.size(), block_rows);
-  std::string solver = opt.solver;
+  solver = opt.solver;
   if (solver == "auto") solver = mem.scalapack < mem.tsqr && comm.scalapack_factorizer(1) ? "scalapack" : "tsqr";
   std::ostringstream m;
   m.precision(3);
@@ -579,9 +579,11 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
       (comm.distributed() ? "; " + std::to_string(own_rows) + " rows on rank 0 of " + std::to_string(comm.size())
                           : std::string()));
   std::unique_ptr<RowFactorizer> factor;
-  comm.collectively([&] { factor = make_factorizer(opt, comm, pot, total_rows, block_rows, log); });
+  std::string solver;
+  comm.collectively([&] { factor = make_factorizer(opt, comm, pot, total_rows, block_rows, log, solver); });
   long done_rows = 0;
   int f_begin = share.first, blocks = 0;
+  double rows_s = 0.0, fold_s = 0.0;  // kernel rows vs the QR fold
   comm.collectively([&] {
     while (f_begin < share.last) {
       int f_end = f_begin, rows = 0;
@@ -590,6 +592,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
         offset.push_back(rows);
         rows += nrows[f_end++];
       }
+      const auto tb = Clock::now();
       Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
       Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
       ExceptionCollector errors;
@@ -600,7 +603,10 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
         });
       errors.rethrow();
+      const auto tf = Clock::now();
+      rows_s += std::chrono::duration<double>(tf - tb).count();
       factor->add(std::move(B), std::move(b));
+      fold_s += seconds_since(tf);
       done_rows += rows;
       ++blocks;
       std::ostringstream m;
@@ -611,6 +617,15 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
       f_begin = f_end;
     }
   });
+  if (solver == "tsqr") {
+    // 2·rows·M² is the fold's useful work (what a QR of the rows alone would cost)
+    std::ostringstream m;
+    m.precision(3);
+    m << "[assembly] kernel rows " << rows_s << " s, QR fold " << fold_s << " s ("
+      << 2.0 * static_cast<double>(own_rows) * M * M / std::max(fold_s, 1e-9) / 1e9 << " GFlop/s)"
+      << (comm.distributed() ? " on rank 0" : "");
+    log(m.str());
+  }
   const auto t1 = Clock::now();
   TriangularFactor out = factor->finish();
   if (comm.distributed()) log("[solve] factors of " + std::to_string(comm.size()) + " ranks combined in " + std::to_string(seconds_since(t1)) + " s");
