@@ -343,12 +343,15 @@ def dislocation(calc, element='Cu', a0=None, n=4, rattle=0.02, glide_separation=
     return frames
 
 
-# frames per protocol; 'medium' roughly quadruples the data
+# frames per protocol; 'medium' roughly quadruples the data (EMT Cu: 9,700 atoms); 'large' is
+# the scale of the largest published GAPs (EMT Cu: about 157,000 environments)
 SIZES = {
     'small': dict(strained=12, rattled=16, md=24, vacancy=8, surface=10,
                   gamma_surface=10, vacancy_surface=6, dislocation=4),
     'medium': dict(strained=40, rattled=60, md=100, vacancy=30, surface=40,
                    gamma_surface=30, vacancy_surface=24, dislocation=16),
+    'large': dict(strained=400, rattled=1000, md=1600, vacancy=500, surface=600,
+                  gamma_surface=500, vacancy_surface=400, dislocation=250),
 }
 EXTRA = {'gamma_surface': gamma_surface, 'vacancy_surface': vacancy_surface,
          'dislocation': dislocation}
