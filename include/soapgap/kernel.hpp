@@ -29,9 +29,11 @@ struct Kernel {
   RowMatrixXd weighted_gradient(const Eigen::Ref<const RowMatrixXd>& X, const RowMatrixXd& S, const Eigen::VectorXd& c,
                                 const RowMatrixXd& K, const Eigen::VectorXd& w) const;
   // Rows d k(x_e, s)/d r for descriptor gradient rows G (3g x d) of environment rows `env`:
-  // returns (3g x M) with entry (r, s) = G_r · dk(x_env(r), s)/dx.
-  RowMatrixXd gradient_rows(const RowMatrixXd& X, const std::vector<int>& env_of_row, const RowMatrixXd& G,
-                            const RowMatrixXd& S, const Eigen::VectorXd& c, const RowMatrixXd& K) const;
+  // writes out (3g x M), entry (r, s) = G_r · dk(x_env(r), s)/dx (views in, a reused buffer out:
+  // these blocks are tens of MB, and fresh ones cost page faults).
+  void gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::vector<int>& env_of_row,
+                     const Eigen::Ref<const RowMatrixXd>& G, const RowMatrixXd& S, const Eigen::VectorXd& c,
+                     const Eigen::Ref<const RowMatrixXd>& K, Eigen::Ref<RowMatrixXd> out) const;
 };
 
 }  // namespace soapgap

@@ -1,5 +1,7 @@
 #include "soapgap/soap.hpp"
 
+#include "soapgap/memory.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -312,6 +314,7 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   out.grad_rel.setZero(ng, 3);
   out.grad_cutoff.setZero(ng, 3);
   out.grad_values.resize(3 * static_cast<Eigen::Index>(ng), dim_);  // every entry is written below
+  advise_huge_pages(out.grad_values.data(), sizeof(double) * out.grad_values.size());
   const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
   const double sqrt2 = std::sqrt(2.0);
 #pragma omp parallel for schedule(dynamic)

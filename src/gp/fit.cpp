@@ -451,39 +451,46 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
 }
 
 // The rows of one frame in [Λ^{-1/2} K_nm | Λ^{-1/2} y]: its energy (sum of local energies),
-// forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas.
-// B and b hold the rows of a block; the frame's rows start at r0.
-void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, int r0,
-                Eigen::MatrixXd& B, Eigen::VectorXd& b) {
+// forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas, into B
+// (row-major: each gradient entry updates whole rows, which in the column-major block would
+// stride across pages) and b.
+void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, RowMatrixXd& B,
+                Eigen::VectorXd& b) {
   const int n = s.size();
-  const int rE = r0, rF = r0 + (t.has_energy ? 1 : 0), rV = rF + (t.has_forces ? 3 * n : 0);
+  const int rE = 0, rF = t.has_energy ? 1 : 0, rV = rF + (t.has_forces ? 3 * n : 0);
   const NeighbourList nl = build_neighbour_list(s, cutoff);
   const bool grads = t.has_forces || t.has_virial;
   int m0 = 0;
   for (const auto& co : pot.coordinates) {
     const int Mc = co.n_sparse();
     const DescriptorData d = co.descriptor->compute(s, nl, grads);
+    Eigen::RowVectorXd dE(Mc);
     if (d.size() > 0) {
       const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
       if (t.has_energy)
         for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
       if (grads) {
-        // environments in chunks so the (3·entries x M) block stays small
-        for (int e0 = 0; e0 < d.size(); e0 += 64) {
-          const int e1 = std::min(d.size(), e0 + 64);
+        // environments in chunks of at most ~16 MB of (3·entries x M) rows, in one reused buffer
+        int most = 1;
+        for (int e = 0; e < d.size(); ++e) most = std::max(most, 3 * (d.grad_offset[e + 1] - d.grad_offset[e]));
+        const int max_rows = std::max(most, (2 << 20) / std::max(Mc, 1));
+        RowMatrixXd GR_buffer(max_rows, Mc);
+        for (int e0 = 0, e1 = 0; e0 < d.size(); e0 = e1) {
+          for (e1 = e0 + 1; e1 < d.size() && 3 * (d.grad_offset[e1 + 1] - d.grad_offset[e0]) <= max_rows;) ++e1;
           const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
           std::vector<int> env_of_row(3 * (g1 - g0));  // relative to e0
           for (int e = e0; e < e1; ++e)
             for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
               for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e - e0;
-          const RowMatrixXd GR = co.kernel.gradient_rows(
-              d.values.middleRows(e0, e1 - e0), env_of_row, d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)),
-              co.sparse, co.sparse_cutoff, K.middleRows(e0, e1 - e0));
+          auto GR = GR_buffer.topRows(3 * (g1 - g0));
+          co.kernel.gradient_rows(d.values.middleRows(e0, e1 - e0), env_of_row,
+                                  d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)), co.sparse, co.sparse_cutoff,
+                                  K.middleRows(e0, e1 - e0), GR);
           for (int e = e0; e < e1; ++e)
             for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
               for (int c = 0; c < 3; ++c) {
                 // dE/dr_{atom,c} against every sparse point
-                const Eigen::RowVectorXd dE = d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
+                dE.noalias() = d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
                 if (t.has_forces) B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc) -= dE;
                 if (t.has_virial) {
                   // rows xx, yx, zx, yy, zy, zz: W(l,k) = -Σ rel_l dE/dr_k (gap_fit order)
@@ -593,14 +600,19 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
         rows += nrows[f_end++];
       }
       const auto tb = Clock::now();
-      Eigen::MatrixXd B = Eigen::MatrixXd::Zero(rows, M);
-      Eigen::VectorXd b = Eigen::VectorXd::Zero(rows);
+      Eigen::MatrixXd B(rows, M);  // every row is written by its frame
+      Eigen::VectorXd b(rows);
       ExceptionCollector errors;
       // few large frames in a block: let the descriptor's own loops use the threads instead
 #pragma omp parallel for schedule(dynamic) if (f_end - f_begin >= omp_get_max_threads())
       for (int f = f_begin; f < f_end; ++f)
         errors.run([&] {
-          if (nrows[f] > 0) frame_rows(frames[f], targets[f], pot, cutoff, offset[f - f_begin], B, b);
+          if (nrows[f] == 0) return;
+          RowMatrixXd F = RowMatrixXd::Zero(nrows[f], M);
+          Eigen::VectorXd fb = Eigen::VectorXd::Zero(nrows[f]);
+          frame_rows(frames[f], targets[f], pot, cutoff, F, fb);
+          B.middleRows(offset[f - f_begin], nrows[f]) = F;
+          b.segment(offset[f - f_begin], nrows[f]) = fb;
         });
       errors.rethrow();
       const auto tf = Clock::now();

@@ -75,27 +75,27 @@ RowMatrixXd Kernel::weighted_gradient(const Eigen::Ref<const RowMatrixXd>& X, co
   return G;
 }
 
-RowMatrixXd Kernel::gradient_rows(const RowMatrixXd& X, const std::vector<int>& env, const RowMatrixXd& G,
-                                  const RowMatrixXd& S, const Eigen::VectorXd& c, const RowMatrixXd& K) const {
+void Kernel::gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::vector<int>& env,
+                           const Eigen::Ref<const RowMatrixXd>& G, const RowMatrixXd& S, const Eigen::VectorXd& c,
+                           const Eigen::Ref<const RowMatrixXd>& K, Eigen::Ref<RowMatrixXd> GS) const {
   const double d2 = delta * delta, f2 = f0 * f0;
   const Eigen::Index nr = G.rows();
   if (type == Type::DotProduct) {
-    RowMatrixXd GS = G * S.transpose();  // (3g x M)
+    GS.noalias() = G * S.transpose();  // (3g x M)
     RowMatrixXd D = X * S.transpose();   // n_env x M
     D = D.unaryExpr([&](double v) { return d2 * zeta * power(v, zeta - 1.0); });
     D.array().rowwise() *= c.transpose().array();
     for (Eigen::Index r = 0; r < nr; ++r) GS.row(r).array() *= D.row(env[r]).array();
-    return GS;
+    return;
   }
   const Eigen::RowVectorXd it2 = theta.array().square().inverse().transpose();
   const RowMatrixXd Gt = G.array().rowwise() * it2.array();
-  RowMatrixXd GS = Gt * S.transpose();
+  GS.noalias() = Gt * S.transpose();
   for (Eigen::Index r = 0; r < nr; ++r) {
     const double gx = Gt.row(r).dot(X.row(env[r]));
     GS.row(r).array() -= gx;
     GS.row(r).array() *= (K.row(env[r]).array() - f2 * c.transpose().array());
   }
-  return GS;
 }
 
 }  // namespace soapgap

@@ -64,7 +64,8 @@ KernelFd kernel_fd(const Kernel& k, const RowMatrixXd& X, const RowMatrixXd& S, 
   const RowMatrixXd G = random_matrix(nr, d, rng, -1.0, 1.0);
   std::vector<int> env(nr);
   for (int r = 0; r < nr; ++r) env[r] = (7 * r + 3) % n;
-  const RowMatrixXd GR = k.gradient_rows(X, env, G, S, c, K);
+  RowMatrixXd GR(G.rows(), S.rows());
+  k.gradient_rows(X, env, G, S, c, K, GR);
   REQUIRE(GR.rows() == nr);
   REQUIRE(GR.cols() == M);
   err = 0.0;
@@ -85,7 +86,8 @@ KernelFd kernel_fd(const Kernel& k, const RowMatrixXd& X, const RowMatrixXd& S, 
     Gall.middleRows(i * d, d) = I;
     for (int a = 0; a < d; ++a) env_all[i * d + a] = i;
   }
-  const RowMatrixXd GRall = k.gradient_rows(X, env_all, Gall, S, c, K);
+  RowMatrixXd GRall(Gall.rows(), S.rows());
+  k.gradient_rows(X, env_all, Gall, S, c, K, GRall);
   err = 0.0;
   for (int i = 0; i < n; ++i)
     for (int a = 0; a < d; ++a) err = std::max(err, std::abs(GRall.row(i * d + a).dot(w) - WG(i, a)));
