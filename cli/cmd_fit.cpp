@@ -1,4 +1,6 @@
 // soapgap fit: long options, or a gap_fit command line verbatim (key=value words).
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cmath>
 #include <charconv>
@@ -163,7 +165,7 @@ namespace {
 int fit_command(int argc, char** argv, const Communicator& comm) {
   Args a = parse_args(argc, argv, 2, kSpec, true);
   if (a.help) {
-    if (comm.rank() == 0)
+    if (comm.rank() != 0) return 0;
     std::cout << usage("fit",
                        "Fit a sparse GP (GAP) potential to energies, forces and virials.\n"
                        "A gap_fit command line is accepted verbatim, e.g.\n"
@@ -258,6 +260,7 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
   }
 
   Potential pot = fit(frames, o);
+  std::vector<Structure>().swap(frames);  // the writer may need the memory (large models)
   std::ostringstream cmd;
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];
   pot.metadata["command_line"] = cmd.str();
@@ -265,9 +268,12 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
   if (comm.rank() != 0) return 0;  // one writer (atomic: a temporary file renamed)
   if (xml) write_gap_xml(pot, out, a.has("overwrite"));  // quippy-readable, without the posterior factor R
   else save_model(pot, out, a.has("overwrite"));
-  if (!quiet)
+  if (!quiet) {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);  // writing a large model (L, R as base64 text) can set the peak
     std::cout << "[write] model with " << pot.coordinates.size() << " descriptor terms and " << pot.n_sparse_total()
-              << " sparse points -> " << out << std::endl;
+              << " sparse points -> " << out << "; peak RSS of the run " << u.ru_maxrss / 1024 << " MB" << std::endl;
+  }
   return 0;
 }
 

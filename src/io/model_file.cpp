@@ -178,12 +178,18 @@ std::string model_to_string(const Potential& p) {
     payload["baselines"] = json::array();
     for (const auto& b : p.baselines) payload["baselines"].push_back(baseline_json(*b));
   }
-  const std::string body = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+  // large models (M = 9000: L and R are 1.3 GB of base64) must not be copied needlessly: the
+  // checksummed text is freed before the document is written, the payload moved into it
+  std::string checksum;
+  {
+    const std::string body = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+    checksum = std::to_string(fnv1a(body));
+  }
   json doc;
   doc["format"] = "soapgap-model";
   doc["version"] = p.baselines.empty() ? 1 : kModelFormatVersion;  // version-1 readers can read models without baselines
-  doc["payload"] = payload;
-  doc["checksum_fnv1a64"] = std::to_string(fnv1a(body));
+  doc["payload"] = std::move(payload);
+  doc["checksum_fnv1a64"] = checksum;
   return doc.dump(1, ' ', false, json::error_handler_t::replace);  // metadata from XML may hold any bytes
 }
 

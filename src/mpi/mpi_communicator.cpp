@@ -42,18 +42,16 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   const char* pmi = std::getenv("PMI_SIZE");
-  if (size == 1 && pmi && std::atoi(pmi) > 1)
+  if (size == 1 && pmi && std::atoi(pmi) > 1) {
+    MPI_Finalize();
     throw Error("started by a launcher of another MPI (PMI_SIZE=" + std::string(pmi) +
                 ", but this MPI sees 1 rank): use the mpirun of the MPI soapgap was built with (Debian: mpirun.openmpi)");
+  }
 }
 MpiSession::~MpiSession() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
-}
-void MpiSession::abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
-  std::exit(code);  // not reached
 }
 
 MpiCommunicator::MpiCommunicator() {

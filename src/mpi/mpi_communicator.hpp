@@ -15,8 +15,6 @@ class MpiSession {
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
-  // Ends every rank at once (a failure outside the fit's collective stages).
-  [[noreturn]] static void abort(int code);
 };
 
 class MpiCommunicator : public Communicator {
