@@ -70,21 +70,27 @@ const Structure& cluster() {
   return s;
 }
 
+// remake(to_string()) must succeed and give the same text again. `what` names the factory.
+template <class Remake>
+void check_round_trip(const std::string& s1, const std::string& what, const char* kind, Remake remake) {
+  std::string s2;
+  try {
+    s2 = remake(s1);
+  } catch (const Error& e) {
+    fuzz::property_failed((what + "(to_string()) fails").c_str(), s1 + "\n" + e.what());
+  } catch (const std::exception& e) {
+    fuzz::unexpected_exception((what + "(to_string) (round trip)").c_str(), &e);
+  }
+  if (s1 != s2) fuzz::property_failed((std::string(kind) + " to_string round trip not stable").c_str(), s1 + "\n" + s2);
+}
+
 void check_descriptor(const std::string& text, const char* where) {
   if (fuzz::skip_known("options-soap-l_max") && known_construction_bug(text)) return;
   std::unique_ptr<Descriptor> d;
   if (!fuzz::guarded(where, [&] { d = make_descriptor(text); })) return;
   const std::string s1 = d->to_string();
   if (fuzz::skip_known("options-soap-n_species-roundtrip") && fuzz::soap_n_species_without_species_Z(text)) return;
-  std::string s2;
-  try {
-    s2 = make_descriptor(s1)->to_string();
-  } catch (const Error& e) {
-    fuzz::property_failed("make_descriptor(d->to_string()) fails", s1 + "\n" + e.what());
-  } catch (const std::exception& e) {
-    fuzz::unexpected_exception("make_descriptor(to_string) (round trip)", &e);
-  }
-  if (s1 != s2) fuzz::property_failed("descriptor to_string round trip not stable", s1 + "\n" + s2);
+  check_round_trip(s1, "make_descriptor", "descriptor", [](const std::string& t) { return make_descriptor(t)->to_string(); });
   if (d->dimension() < 1) fuzz::property_failed("descriptor dimension < 1", s1);
   // Small descriptors only: the work grows with dimension (and n_max^2 l_max for SOAP).
   if (d->dimension() > 600) return;
@@ -107,15 +113,8 @@ void check_baseline(const std::string& text) {
   std::shared_ptr<const Baseline> b;
   if (!fuzz::guarded("make_analytic_baseline", [&] { b = make_analytic_baseline(text); })) return;
   const std::string s1 = b->to_string();
-  std::string s2;
-  try {
-    s2 = make_analytic_baseline(s1)->to_string();
-  } catch (const Error& e) {
-    fuzz::property_failed("make_analytic_baseline(b->to_string()) fails", s1 + "\n" + e.what());
-  } catch (const std::exception& e) {
-    fuzz::unexpected_exception("make_analytic_baseline(to_string) (round trip)", &e);
-  }
-  if (s1 != s2) fuzz::property_failed("baseline to_string round trip not stable", s1 + "\n" + s2);
+  check_round_trip(s1, "make_analytic_baseline", "baseline",
+                   [](const std::string& t) { return make_analytic_baseline(t)->to_string(); });
   Structure periodic = cluster();
   periodic.cell = Eigen::Matrix3d::Identity() * 4.0;
   periodic.pbc = {true, true, true};

@@ -50,6 +50,9 @@ struct RowShare {
 // (global indices, on every rank).
 std::vector<int> distinct_rows(const RowMatrixXd& X, double tol);
 std::vector<int> distinct_rows(const RowShare& X, double tol);
+// Column-wise minimum and maximum over all ranks' rows (±inf bounds where no rank has rows).
+void column_bounds(const RowShare& X, Eigen::RowVectorXd& lo, Eigen::RowVectorXd& hi);
+
 // 1e-7 x max(1, largest row norm): far above the change a 1e-8 Å rounding of the positions
 // makes, far below any difference between environments that matters to a fit.
 double default_repeat_tolerance(const RowMatrixXd& X);

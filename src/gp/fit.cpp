@@ -333,9 +333,7 @@ FrameShare share_frames(const std::vector<Structure>& frames, const Communicator
 
 // Offset of this rank's rows among all ranks' (ranks in order).
 long rank_offset(const Communicator& comm, long local, long& total) {
-  std::vector<double> counts(comm.size(), 0.0);
-  counts[comm.rank()] = static_cast<double>(local);
-  comm.sum(counts.data(), comm.size());
+  const std::vector<double> counts = allgather(comm, {static_cast<double>(local)});
   long offset = 0;
   total = 0;
   for (int p = 0; p < comm.size(); ++p) {
@@ -388,11 +386,9 @@ void choose_sparse_points(const std::vector<Structure>& frames, FrameShare share
     const long offset = rank_offset(comm, ne_local, ne);
     if (ne == 0) throw Error("gap term '" + co.descriptor_string + "' has no environments in the training data");
     if (co.kernel.type == Kernel::Type::Gaussian && co.kernel.theta.size() == 0) {
-      Eigen::RowVectorXd hi = Eigen::RowVectorXd::Constant(d, -std::numeric_limits<double>::infinity()), neg_lo = hi;
-      if (ne_local > 0) hi = X.colwise().maxCoeff(), neg_lo = -X.colwise().minCoeff();
-      comm.max(hi.data(), d);
-      comm.max(neg_lo.data(), d);
-      co.kernel.theta = (terms[c].theta_fac * (hi + neg_lo).transpose()).cwiseMax(1e-8);
+      Eigen::RowVectorXd lo, hi;
+      column_bounds(RowShare{X, offset, ne, comm}, lo, hi);
+      co.kernel.theta = (terms[c].theta_fac * (hi - lo).transpose()).cwiseMax(1e-8);
     }
     std::vector<int> idx;
     if (opt.sparse_from) {
@@ -541,8 +537,9 @@ std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Comm
                                                long total_rows, int block_rows, const Log& log, std::string& solver) {
   const int M = pot.n_sparse_total();
   const SolverMemory mem = solver_memory(static_cast<double>(total_rows), M, comm.size(), block_rows);
+  std::unique_ptr<RowFactorizer> scalapack = comm.scalapack_factorizer(M);  // null without the MPI build
   solver = opt.solver;
-  if (solver == "auto") solver = mem.scalapack < mem.tsqr && comm.scalapack_factorizer(1) ? "scalapack" : "tsqr";
+  if (solver == "auto") solver = scalapack && mem.scalapack < mem.tsqr ? "scalapack" : "tsqr";
   std::ostringstream m;
   m.precision(3);
   m << "[solve] " << solver << " (estimated peak per rank: TSQR " << mem.tsqr / 1e9 << " GB, ScaLAPACK "
@@ -550,10 +547,9 @@ std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Comm
   if (comm.distributed() || solver != "tsqr") log(m.str());
   if (solver == "tsqr") return std::make_unique<StreamingQR>(comm.rank() == 0 ? Eigen::MatrixXd(pot.L.transpose()) : Eigen::MatrixXd(), M, comm);
   if (solver != "scalapack") throw Error("fit: unknown solver '" + opt.solver + "' (auto, tsqr or scalapack)");
-  auto f = comm.scalapack_factorizer(M);
-  if (!f) throw Error("fit: solver=scalapack needs soapgap built with MPI and ScaLAPACK (cmake -DSOAPGAP_MPI=ON)");
-  if (comm.rank() == 0) f->add(pot.L.transpose(), Eigen::VectorXd::Zero(M));  // the prior rows
-  return f;
+  if (!scalapack) throw Error("fit: solver=scalapack needs soapgap built with MPI and ScaLAPACK (cmake -DSOAPGAP_MPI=ON)");
+  if (comm.rank() == 0) scalapack->add(pot.L.transpose(), Eigen::VectorXd::Zero(M));  // the prior rows
+  return scalapack;
 }
 
 // This rank's training rows, block by block of frames, folded into the triangular factor of
@@ -646,7 +642,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
 
 // alpha = R⁻¹ Qᵀb on rank 0, split over the terms and sent to every rank; R is kept for the
 // predicted variance (rank 0).
-void solve_weights(const TriangularFactor& qr, long total_rows, const Communicator& comm, Potential& pot,
+void solve_weights(TriangularFactor&& qr, long total_rows, const Communicator& comm, Potential& pot,
                    const Log& log) {
   const auto t0 = Clock::now();
   Eigen::VectorXd alpha = Eigen::VectorXd::Zero(pot.n_sparse_total());
@@ -654,7 +650,7 @@ void solve_weights(const TriangularFactor& qr, long total_rows, const Communicat
     if (comm.rank() != 0) return;
     alpha = qr.R.triangularView<Eigen::Upper>().solve(qr.qtb);
     if (!alpha.allFinite()) throw Error("fit: the solve produced non-finite weights; increase sparse_jitter");
-    pot.R = qr.R.triangularView<Eigen::Upper>();
+    pot.R = std::move(qr.R);  // upper triangular with zeros below (M² doubles: not copied)
   });
   comm.broadcast(alpha.data(), alpha.size(), 0);
   int m0 = 0;
@@ -748,8 +744,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     if (comm.rank() == 0) pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
   });
   long total_rows = 0;
-  const TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
-  solve_weights(qr, total_rows, comm, pot, log);
+  TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
+  solve_weights(std::move(qr), total_rows, comm, pot, log);
   pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
   log_peak_memory(comm, log);

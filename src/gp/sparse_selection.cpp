@@ -72,15 +72,8 @@ std::vector<int> uniform_grid(const RowMatrixXd& Xd, int m, std::mt19937_64& rng
   if (std::pow(static_cast<double>(ngrid), d) > 1e8)
     throw Error("sparse_method=uniform needs " + std::to_string(ngrid) + "^" + std::to_string(d) +
                 " grid cells; use cur_points or random for high-dimensional descriptors");
-  Eigen::RowVectorXd hi = Eigen::RowVectorXd::Constant(d, -std::numeric_limits<double>::infinity());
-  Eigen::RowVectorXd neg_lo = hi;
-  if (Xd.rows() > 0) {
-    hi = Xd.colwise().maxCoeff();
-    neg_lo = -Xd.colwise().minCoeff();
-  }
-  comm.max(hi.data(), d);
-  comm.max(neg_lo.data(), d);
-  const Eigen::RowVectorXd lo = -neg_lo;
+  Eigen::RowVectorXd lo, hi;
+  column_bounds(RowShare{Xd, 0, 0, comm}, lo, hi);
   std::vector<double> bin_own(Xd.rows(), 0.0);  // cell numbers < 1e8: exact as doubles
   for (Eigen::Index i = 0; i < Xd.rows(); ++i) {
     long long b = 0;
@@ -160,6 +153,19 @@ std::vector<int> read_sparse_indices(const std::string& path, int n_env) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+void column_bounds(const RowShare& S, Eigen::RowVectorXd& lo, Eigen::RowVectorXd& hi) {
+  const Eigen::Index d = S.local.cols();
+  hi = Eigen::RowVectorXd::Constant(d, -std::numeric_limits<double>::infinity());
+  Eigen::RowVectorXd neg_lo = hi;  // max-reduced with hi: -min = max(-x)
+  if (S.local.rows() > 0) {
+    hi = S.local.colwise().maxCoeff();
+    neg_lo = -S.local.colwise().minCoeff();
+  }
+  S.comm.max(hi.data(), d);
+  S.comm.max(neg_lo.data(), d);
+  lo = -neg_lo;
 }
 
 std::vector<int> select_sparse(const RowMatrixXd& X, int n_sparse, SparseMethod method, std::uint64_t seed) {

@@ -64,7 +64,7 @@ TriangularFactor StreamingQR::finish() {
   TriangularFactor out;
   const int P = comm_.size(), rank = comm_.rank();
   if (P == 1) {
-    out.R = R_;
+    out.R = std::move(R_);
     out.qtb = qtb_;
     out.residual2 = residual2_;
     return out;

@@ -84,9 +84,7 @@ class ScalapackFactorizer : public RowFactorizer {
   TriangularFactor finish() override {
     const int P = comm_.size(), rank = comm_.rank(), n = m_ + 1;
     // rows per rank; each rank's rows become one row block of a P x 1 grid (padded with zeros)
-    std::vector<double> counts(P, 0.0);
-    counts[rank] = static_cast<double>(rows_);
-    comm_.sum(counts.data(), P);
+    const std::vector<double> counts = allgather(comm_, {static_cast<double>(rows_)});
     const long most = static_cast<long>(*std::max_element(counts.begin(), counts.end()));
     if (static_cast<long>(P) * std::max<long>(most, n) > 2147483647L)
       throw Error("ScaLAPACK solve: more than 2^31 padded rows; use more ranks or the TSQR solve");

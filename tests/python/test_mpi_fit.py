@@ -63,17 +63,21 @@ def train(tmp_path_factory):
     return path
 
 
-def fit(program, train, out, ranks=None, extra=(), method="cur_points", check=True):
-    cmd = [program, "fit", "--train", str(train), "--gap", GAP.format(m=method), "--output", str(out), "--overwrite",
-           "--config-type-sigma", "isolated_atom:0.0001:0.01:0.01", "--sparse-jitter", "1e-6", *extra]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+def launch(cmd, ranks=None, check=True):
+    """Runs cmd (serially, or under Open MPI's launcher with `ranks` ranks), one thread each."""
     if ranks:
         assert os.path.exists(MPIRUN), "Open MPI's launcher mpirun.openmpi is missing (install.sh installs openmpi-bin)"
         cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     if check:
         assert r.returncode == 0, r.stdout + r.stderr
     return r
+
+
+def fit(program, train, out, ranks=None, extra=(), method="cur_points", check=True):
+    return launch([program, "fit", "--train", str(train), "--gap", GAP.format(m=method), "--output", str(out),
+                   "--overwrite", "--config-type-sigma", "isolated_atom:0.0001:0.01:0.01", "--sparse-jitter", "1e-6",
+                   *extra], ranks, check)
 
 
 def matrix(m):
@@ -138,12 +142,8 @@ def test_sparse_selection_is_the_serial_one(cli, serial_cli, train, tmp_path, me
     outs = []
     for ranks, program in [(None, serial_cli), (3, cli)]:
         out = tmp_path / f"{method}-{ranks}.json"
-        cmd = [program, "fit", "--train", str(train), "--gap", gap, "--output", str(out), "--quiet",
-               "--config-type-sigma", "isolated_atom:0.0001:0.01:0.01", "--sparse-jitter", "1e-6"]
-        if ranks:
-            cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
-        assert r.returncode == 0, r.stderr
+        launch([program, "fit", "--train", str(train), "--gap", gap, "--output", str(out), "--quiet",
+                "--config-type-sigma", "isolated_atom:0.0001:0.01:0.01", "--sparse-jitter", "1e-6"], ranks)
         outs.append(model(out)[1])
     for s, s0 in zip(outs[1], outs[0]):
         np.testing.assert_array_equal(s, s0)
@@ -208,10 +208,7 @@ def test_gap_fit_syntax_baselines_and_e0_average_as_serial(cli, serial_cli, trai
         cmd = [program, "fit", f"at_file={train}", "gap={" + GAP.format(m="cur_points") + "}",
                "default_sigma={0.002 0.1 0.05 0}", "e0_method=average", "sparse_jitter=1e-6", f"gp_file={out}",
                "--baseline", f"table file={tab} keyword=MORSE species={{Cu Cu}}", "--quiet"]
-        if ranks:
-            cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
-        assert r.returncode == 0, r.stdout + r.stderr
+        launch(cmd, ranks)
         outs.append(out)
     import ase.io
 
