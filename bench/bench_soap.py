@@ -46,6 +46,11 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 108 atoms, first setting, repeat 1")
     p.add_argument("--json", help="write results to this JSON file")
+    p.add_argument("--settings", default="8,6;6,4;12,12",
+                   help="semicolon-separated n_max,l_max pairs (default: %(default)s)")
+    p.add_argument("--codes", help="comma-separated subset of soapgap,quippy,dscribe,featomic")
+    p.add_argument("--atoms", default="108,500", help="cell sizes: 108 and/or 500 atoms")
+    p.add_argument("--no-predict", action="store_true", help="skip the fitted-model prediction timing")
     p.add_argument("--dscribe-chunk", type=int, default=16,
                    help="centres per dscribe derivatives() call")
     return p.parse_args()
@@ -62,7 +67,7 @@ from ase import Atoms  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 CUTOFF, WIDTH, SIGMA = 5.0, 0.5, 0.5
-SETTINGS = [(8, 6), (6, 4)]  # (n_max, l_max)
+SETTINGS = [tuple(int(v) for v in pair.split(",")) for pair in ARGS.settings.split(";")]  # (n_max, l_max)
 
 
 def versions():
@@ -80,7 +85,8 @@ def soap_string(n_max, l_max):
 
 def make_structures(quick):
     out = {}
-    for rep in (3,) if quick else (3, 5):
+    reps = {"108": 3, "500": 5}
+    for rep in (3,) if quick else [reps[n] for n in ARGS.atoms.split(",")]:
         atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(rep)
         atoms.rattle(stdev=0.05, seed=42)
         out[f"Cu-fcc-{len(atoms)}"] = atoms
@@ -201,6 +207,9 @@ def default_model():
 
 def run(structs, repeat):
     rows = []
+    if ARGS.codes:
+        for code in set(BACKENDS) - set(ARGS.codes.split(",")):
+            del BACKENDS[code]
     for (n_max, l_max), (sname, atoms) in itertools.product(
             SETTINGS[:1] if ARGS.quick else SETTINGS, structs.items()):
         for code, factory in BACKENDS.items():
@@ -219,7 +228,7 @@ def run(structs, repeat):
             print(f"  {code:9s} n{n_max}l{l_max} {sname}: "
                   f"{rows[-1]['us_nograd']:.1f} / {rows[-1]['us_grad']:.1f} us/atom",
                   flush=True)
-    if soapgap is not None:  # energy + forces (+ virial) of a fitted soapgap model
+    if soapgap is not None and "soapgap" in BACKENDS and not ARGS.no_predict:  # energy + forces (+ virial) of a fitted soapgap model
         pot = soapgap.Potential.load(ARGS.model) if ARGS.model else default_model()
         for sname, atoms in structs.items():
             t, _ = best_time(pot.predict, atoms, repeat)

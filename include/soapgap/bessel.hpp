@@ -4,8 +4,8 @@
 // Three regimes keep every l accurate (relative error ~1e-12 up to l = 51, tested against
 // 40-digit values in tests/python/test_bessel.py):
 //   x < 1            the positive power series of each i_l;
-//   1 <= x <= l²/7   the power series of the top two orders, then downward recursion
-//                    i_{l-1} = i_{l+1} + (2l+1)/x i_l (stable: i_l is the minimal solution);
+//   1 <= x <= l²/7   Miller's downward recursion i_{l-1} = i_{l+1} + (2l+1)/x i_l from an order
+//                    above l (stable: i_l is the minimal solution), normalised by i_0;
 //   x > l²/7, x > l  QUIP's upward recursion from i_0, i_{-1} with the exponential folded in;
 //                    its error grows like exp(l²/x), so only where that stays below e⁷ ≈ 1e3.
 // (x = 2α r r_a.) Upward recursion alone, as QUIP does for every x, loses ~e^l of accuracy
@@ -23,8 +23,6 @@ class ScaledBesselI {
 
  private:
   int count_;
-  std::vector<double> log_double_factorial_;  // log (2l+1)!!
-  double log_i(double x, int l) const;       // log i_l(x) for x >= 1
 };
 
 }  // namespace soapgap

@@ -58,22 +58,14 @@ class Soap final : public Descriptor {
                          Eigen::Matrix3d& virial, RowMatrixXd* env_virials = nullptr) const override;
   const SoapParams& params() const { return p_; }
 
-  // Expansion of one environment (exposed for tests and the power-spectrum code).
-  struct Expansion {
-    RowMatrixXd X;                 // K x (l_max+1)^2 density coefficients, K = n_species*n_max
-    std::vector<int> atom;         // neighbours that entered (r < cutoff, known species)
-    std::vector<int> channel;      // species channel of each
-    std::vector<Eigen::Vector3d> rel;
-    std::vector<double> dX;        // per neighbour: n_max x (l_max+1)^2 x 3 derivatives of X
-  };
-  struct NeighbourTerms {          // one environment's neighbours as the force pass needs them
+  struct NeighbourTerms {          // one environment's neighbours as the gradient and force passes need them
     std::vector<int> atom, channel;
     std::vector<Eigen::Vector3d> rij;
     std::vector<double> fc, dfc;    // cutoff function and its r-derivative
     std::vector<double> values;     // per neighbour: c, dc ((l_max+1) n_max each), Y, dY ((l_max+1)², 3(l_max+1)²)
   };
-  Expansion expand(const Structure& s, const NeighbourList& nl, int centre, bool derivatives,
-                   NeighbourTerms* terms = nullptr) const;
+  // K x (l_max+1)² density coefficients of one environment, K = n_species n_max
+  RowMatrixXd expand(const Structure& s, const NeighbourList& nl, int centre, NeighbourTerms* terms = nullptr) const;
 
  private:
   SoapParams p_;
@@ -92,6 +84,8 @@ class Soap final : public Descriptor {
   void power_spectrum(const RowMatrixXd& X, double* p) const;
   std::vector<int> centred_output(const Structure& s, const NeighbourList& nl, int first, int last, DescriptorData& out) const;
   double values_from(const RowMatrixXd& X, double* p) const;
+  int neighbours_in(const Structure& s, const NeighbourList& nl, int centre) const;
+  void gradient_rows(const RowMatrixXd& X, const NeighbourTerms& t, double norm, const double* phat, double* rows) const;
   struct ForceCache {              // kept by compute_for_forces for accumulate_forces
     std::vector<RowMatrixXd> X;     // density coefficients per environment
     std::vector<double> norm;       // |p| before normalisation (1 when p = 0)

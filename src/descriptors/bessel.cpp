@@ -4,27 +4,7 @@
 
 namespace soapgap {
 
-ScaledBesselI::ScaledBesselI(int count) : count_(count), log_double_factorial_(count + 1, 0.0) {
-  for (int l = 1; l <= count; ++l) log_double_factorial_[l] = log_double_factorial_[l - 1] + std::log(2.0 * l + 1);
-}
-
-// i_l(x) = x^l/(2l+1)!! Σ_k t_k, t_k = t_{k-1} (x²/2)/(k (2l+2k+1)), t_0 = 1: positive terms, no
-// cancellation; the sum is rescaled as it grows so large x cannot overflow.
-double ScaledBesselI::log_i(double x, int l) const {
-  const double h = 0.5 * x * x;
-  double sum = 1.0, t = 1.0, shift = 0.0;
-  for (int k = 1; k < 1000000; ++k) {
-    t *= h / (k * (2.0 * l + 2 * k + 1));
-    sum += t;
-    if (sum > 1e250) {
-      sum *= 1e-250;
-      t *= 1e-250;
-      shift += 250 * std::log(10.0);
-    }
-    if (t < 1e-17 * sum) break;
-  }
-  return l * std::log(x) - log_double_factorial_[l] + std::log(sum) + shift;
-}
+ScaledBesselI::ScaledBesselI(int count) : count_(count) {}
 
 void ScaledBesselI::compute(double alpha, double r, double ra, double* g) const {
   const int n = count_;
@@ -53,16 +33,27 @@ void ScaledBesselI::compute(double alpha, double r, double ra, double* g) const 
       g[l] = lead * sum;
     }
   } else {
-    // ĩ_l = e^{-x} i_l(x) stays in range; g_l = ĩ_l e^{x - α(r² + r_a²)} = ĩ_l e^{-α(r - r_a)²}
-    const double f = std::exp(-alpha * (r - ra) * (r - ra));
-    double above = std::exp(log_i(x, n) - x), here = std::exp(log_i(x, n - 1) - x);
-    g[n - 1] = here * f;
-    for (int l = n - 1; l > 0; --l) {
-      const double below = above + (2 * l + 1) / x * here;
+    // Miller's algorithm: recur downward from an arbitrary start at order N above the orders
+    // wanted (the start's error decays like Π (i_{l+1}/i_l)², measured to be below 1e-15 with
+    // N = count + 12 + 4√x up to l = 51, x = 386), then normalise by the closed form
+    // ĩ_0 = e^{-x} i_0(x) = (1 - e^{-2x})/(2x), ĩ_l = e^{-x} i_l(x).
+    // g_l = ĩ_l e^{x - α(r² + r_a²)} = ĩ_l e^{-α(r - r_a)²}.
+    const int top = n + 12 + static_cast<int>(4.0 * std::sqrt(x));
+    const double inv_x = 1.0 / x;
+    double above = 0.0, here = 1e-250;
+    for (int l = top; l > 0; --l) {
+      const double below = above + (2 * l + 1) * inv_x * here;
       above = here;
       here = below;
-      g[l - 1] = here * f;
+      if (l <= n) g[l - 1] = here;
+      if (here > 1e250) {  // keep the unnormalised values in range
+        here *= 1e-250;
+        above *= 1e-250;
+        for (int k = l - 1; k < n && l <= n; ++k) g[k] *= 1e-250;
+      }
     }
+    const double scale = -std::expm1(-2.0 * x) * 0.5 * inv_x / g[0] * std::exp(-alpha * (r - ra) * (r - ra));
+    for (int l = 0; l < n; ++l) g[l] *= scale;
   }
 }
 

@@ -174,36 +174,31 @@ void Soap::radial(double r, double* c, double* dc) const {
   }
 }
 
-Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i, bool derivatives,
-                             NeighbourTerms* terms) const {
+// The environment's density coefficients X[ch n + k][lm] = Σ_j fc(r_j) c_kl(r_j) Y_lm(r̂_j) + centre.
+// With `terms`, each neighbour's radial and angular values with their derivatives are kept too.
+RowMatrixXd Soap::expand(const Structure& s, const NeighbourList& nl, int i, NeighbourTerms* terms) const {
   const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
-  Expansion e;
-  e.X = RowMatrixXd::Zero(K_, nlm);
+  RowMatrixXd X = RowMatrixXd::Zero(K_, nlm);
   thread_local std::vector<double> c, dc, Y, dY;
   c.resize((L + 1) * n);
   dc.resize((L + 1) * n);
   Y.resize(nlm);
   dY.resize(3 * nlm);
-  if (derivatives) {
-    const size_t nn = nl.count(i);
-    e.dX.reserve(nn * 3 * n * nlm);
-    e.atom.reserve(nn);
-    e.channel.reserve(nn);
-    e.rel.reserve(nn);
+  if (terms) {
+    *terms = NeighbourTerms{};
+    terms->values.reserve(nl.count(i) * (2 * c.size() + Y.size() + dY.size()));
   }
   for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
     if (nb->r >= p_.cutoff) continue;
     const int ch = channel_of(s.numbers[nb->j]);
     if (ch < 0) continue;
     const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
-    const bool with_d = derivatives || terms;
-    radial(nb->r, c.data(), with_d ? dc.data() : nullptr);
-    sph_.compute(nb->rij.data(), Y.data(), with_d ? dY.data() : nullptr);
+    radial(nb->r, c.data(), terms ? dc.data() : nullptr);
+    sph_.compute(nb->rij.data(), Y.data(), terms ? dY.data() : nullptr);
     if (terms) {
       terms->atom.push_back(nb->j);
       terms->channel.push_back(ch);
       terms->rij.push_back(nb->rij);
-      if (terms->values.empty()) terms->values.reserve(nl.count(i) * (2 * c.size() + Y.size() + dY.size()));
       terms->fc.push_back(fc.f);
       terms->dfc.push_back(fc.df);
       for (const auto* v : {&c, &dc, &Y, &dY}) terms->values.insert(terms->values.end(), v->begin(), v->end());
@@ -211,34 +206,25 @@ Soap::Expansion Soap::expand(const Structure& s, const NeighbourList& nl, int i,
     for (int l = 0; l <= L; ++l)
       for (int k = 0; k < n; ++k) {
         const double ck = fc.f * c[l * n + k];
-        double* xrow = &e.X(ch * n + k, 0);
+        double* xrow = &X(ch * n + k, 0);
         for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) xrow[lm] += ck * Y[lm];
       }
-    if (derivatives) {
-      const Eigen::Vector3d u = nb->rij / nb->r;
-      const size_t base = e.dX.size();
-      e.dX.resize(base + 3 * static_cast<size_t>(n) * nlm);
-      double* d = e.dX.data() + base;
-      for (int l = 0; l <= L; ++l)
-        for (int k = 0; k < n; ++k) {
-          const double ck = fc.f * c[l * n + k];
-          const double dck = fc.f * dc[l * n + k] + fc.df * c[l * n + k];  // d(fc c)/dr
-          for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm)
-            for (int x = 0; x < 3; ++x)
-              d[(static_cast<size_t>(x) * n + k) * nlm + lm] = dck * u[x] * Y[lm] + ck * dY[3 * lm + x];
-        }
-      e.atom.push_back(nb->j);
-      e.channel.push_back(ch);
-      e.rel.push_back(nb->rij);
-    }
   }
   // Central atom: a Gaussian at the origin, l = 0 only, not cut off.
   const double y00 = 0.5 / std::sqrt(std::numbers::pi);
   for (int ch = 0; ch < n_channels_; ++ch) {
     if (!(p_.central_reference_all_species || p_.species_Z.empty() || p_.species_Z[ch] == s.numbers[i])) continue;
-    for (int k = 0; k < n; ++k) e.X(ch * n + k, 0) += p_.central_weight * central_[k] * y00;
+    for (int k = 0; k < n; ++k) X(ch * n + k, 0) += p_.central_weight * central_[k] * y00;
   }
-  return e;
+  return X;
+}
+
+// Neighbours that enter the expansion of centre i (within the cutoff, of a known species).
+int Soap::neighbours_in(const Structure& s, const NeighbourList& nl, int i) const {
+  int count = 0;
+  for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb)
+    count += nb->r < p_.cutoff && channel_of(s.numbers[nb->j]) >= 0;
+  return count;
 }
 
 void Soap::power_spectrum(const RowMatrixXd& X, double* p) const {
@@ -294,94 +280,136 @@ DescriptorData Soap::compute(const Structure& s, const NeighbourList& nl, bool g
   DescriptorData out;
   const std::vector<int> centres = centred_output(s, nl, 0, s.size(), out);
   const int ne = static_cast<int>(centres.size());
-  std::vector<Expansion> ex(ne);
-  std::vector<double> norms(ne);
   ExceptionCollector errors;
+  if (!gradients) {
 #pragma omp parallel for schedule(dynamic)
-  for (int e = 0; e < ne; ++e) errors.run([&] {
-    ex[e] = expand(s, nl, centres[e], gradients);
-    norms[e] = values_from(ex[e].X, &out.values(e, 0));
-    if (!gradients) ex[e] = Expansion{};
-  });
-  errors.rethrow();
-  if (!gradients) return out;
-
+    for (int e = 0; e < ne; ++e) errors.run([&] { values_from(expand(s, nl, centres[e]), &out.values(e, 0)); });
+    errors.rethrow();
+    return out;
+  }
   // Gradients: entry 0 of each environment is the centre itself (minus the sum of the others).
   out.grad_offset.assign(1, 0);
-  for (int e = 0; e < ne; ++e) out.grad_offset.push_back(out.grad_offset.back() + 1 + static_cast<int>(ex[e].atom.size()));
+  for (int e = 0; e < ne; ++e) out.grad_offset.push_back(out.grad_offset.back() + 1 + neighbours_in(s, nl, centres[e]));
   const int ng = out.grad_offset.back();
   out.grad_atom.resize(ng);
   out.grad_rel.setZero(ng, 3);
   out.grad_cutoff.setZero(ng, 3);
   out.grad_values.resize(3 * static_cast<Eigen::Index>(ng), dim_);  // every entry is written below
   advise_huge_pages(out.grad_values.data(), sizeof(double) * out.grad_values.size());
-  const int n = p_.n_max, L = p_.l_max, nlm = nlm_;
-  const double sqrt2 = std::sqrt(2.0);
 #pragma omp parallel for schedule(dynamic)
   for (int e = 0; e < ne; ++e) errors.run([&] {
-    const Expansion& x = ex[e];
+    thread_local NeighbourTerms t;
+    const RowMatrixXd X = expand(s, nl, centres[e], &t);
+    const double norm = values_from(X, &out.values(e, 0));
     const int g0 = out.grad_offset[e];
+    if (static_cast<int>(t.atom.size()) != out.grad_offset[e + 1] - g0 - 1)
+      throw Error("soap: neighbour count changed between passes (centre " + std::to_string(centres[e]) + ")");
     out.grad_atom[g0] = centres[e];
-    out.grad_values.middleRows(3 * g0, 3).setZero();  // the centre's rows accumulate minus the others
-    Eigen::Map<const Eigen::VectorXd> phat(&out.values(e, 0), dim_ - 1);
-    // X transposed (lm-major, channels fastest, padded to a multiple of 8) so the inner loop
-    // accumulates 8 channels in registers with unit stride
-    constexpr int W = 8;
-    const int Kp = (K_ + W - 1) / W * W;
-    std::vector<double> XT(static_cast<size_t>(nlm) * Kp, 0.0), G(static_cast<size_t>(L + 1) * n * Kp), fl(L + 1);
-    for (int b = 0; b < K_; ++b)
-      for (int lm = 0; lm < nlm; ++lm) XT[static_cast<size_t>(lm) * Kp + b] = x.X(b, lm);
-    for (int l = 0; l <= L; ++l) fl[l] = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
-    for (size_t j = 0; j < x.atom.size(); ++j) {
-      const int g = g0 + 1 + static_cast<int>(j);
-      out.grad_atom[g] = x.atom[j];
-      out.grad_rel.row(g) = x.rel[j].transpose();
-      const int s0 = x.channel[j] * n;
-      const double* d = x.dX.data() + j * 3 * static_cast<size_t>(n) * nlm;
-      for (int c = 0; c < 3; ++c) {
-        double* dp = &out.grad_values(3 * g + c, 0);
-        // G_l(k, b) = sum_m dX[c][k][lm] X[b][lm]: only channel-s rows of X move with atom j
-        for (int k = 0; k < n; ++k) {
-          const double* dk = d + (static_cast<size_t>(c) * n + k) * nlm;
-          for (int l = 0; l <= L; ++l)
-            for (int b0 = 0; b0 < Kp; b0 += W) {
-              double acc[W] = {0, 0, 0, 0, 0, 0, 0, 0};
-              for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-                const double v = dk[lm];
-                const double* xt = &XT[static_cast<size_t>(lm) * Kp + b0];
-                for (int w = 0; w < W; ++w) acc[w] += v * xt[w];
-              }
-              double* gl = &G[(static_cast<size_t>(l) * n + k) * Kp + b0];
-              for (int w = 0; w < W; ++w) gl[w] = acc[w];
-            }
-        }
-        // dP_l(a, b) = G_l(a - s0, b) [a in channel s] + G_l(b - s0, a) [b in channel s]
-        for (int a = 0; a < K_; ++a) {
-          const bool ina = a >= s0 && a < s0 + n;
-          for (int b = 0; b <= a; ++b) {
-            const bool inb = b >= s0 && b < s0 + n;
-            double* out_ab = dp + static_cast<size_t>(L + 1) * (a * (a + 1) / 2 + b);
-            if (!ina && !inb) {  // pairs of other species channels do not move with this atom
-              std::fill(out_ab, out_ab + L + 1, 0.0);
-              continue;
-            }
-            const double sab = a != b ? sqrt2 : 1.0;
-            for (int l = 0; l <= L; ++l) {
-              const size_t lo = static_cast<size_t>(l) * n;
-              const double v = (ina ? G[(lo + a - s0) * Kp + b] : 0.0) + (inb ? G[(lo + b - s0) * Kp + a] : 0.0);
-              out_ab[l] = fl[l] * sab * v;
-            }
-          }
-        }
-        Eigen::Map<Eigen::VectorXd> dv(dp, dim_ - 1);
-        if (p_.normalise) dv = (dv - phat * phat.dot(dv)) / norms[e];
-        dp[dim_ - 1] = 0.0;
-        out.grad_values.row(3 * g0 + c) -= out.grad_values.row(3 * g + c);
-      }
+    for (size_t j = 0; j < t.atom.size(); ++j) {
+      out.grad_atom[g0 + 1 + j] = t.atom[j];
+      out.grad_rel.row(g0 + 1 + j) = t.rij[j].transpose();
     }
+    gradient_rows(X, t, norm, &out.values(e, 0), &out.grad_values(3 * g0, 0));
   });
   errors.rethrow();
   return out;
+}
+
+// d p̂ / d r_j for every neighbour j of one environment, rows 3(1 + j) + x of `rows` (row 0..2:
+// the centre, minus the sum of the others). X is only moved by neighbour j in its channel s's
+// rows, by dX[s n + k][lm]/dr_x = (fc c_kl)' u_x Y_lm + fc c_kl ∂_x Y_lm, which separates into a
+// radial and an angular factor, so the contraction with X over m is done once per neighbour:
+//   Σ_m dX[s n + k][lm]/dr_x X[b][lm] = (fc c_kl)' u_x A_l(b) + fc c_kl B_lx(b),
+//   A_l(b) = Σ_m Y_lm X[b][lm],  B_lx(b) = Σ_m ∂_x Y_lm X[b][lm]
+// (4 (l_max+1)² K products per neighbour instead of 3 n_max (l_max+1)² K).
+void Soap::gradient_rows(const RowMatrixXd& X, const NeighbourTerms& t, double norm, const double* phat,
+                         double* rows) const {
+  const int n = p_.n_max, L = p_.l_max, nlm = nlm_, K = K_, D = dim_;
+  const double sqrt2 = std::sqrt(2.0);
+  // X transposed (lm-major, channels fastest, padded to a multiple of 8) so the contractions over
+  // m accumulate 8 channels in registers with unit stride
+  constexpr int W = 8;
+  const int Kp = (K + W - 1) / W * W;
+  const int Lp = L + 1;
+  thread_local std::vector<double> XT, AB, RC, fl, buf;
+  buf.resize(D);
+  XT.assign(static_cast<size_t>(nlm) * Kp, 0.0);
+  AB.resize(4 * static_cast<size_t>(Lp) * Kp);  // [l][b]: A_l(b), then B_lx(b) for x = 0, 1, 2
+  RC.resize(2 * static_cast<size_t>(Lp) * n);   // [l][k]: R_lx(k) = (fc c_kl)' u_x, then C_l(k) = fc c_kl
+  fl.resize(2 * Lp);                            // the l factor, and the same times √2 (pairs a ≠ b)
+  for (int b = 0; b < K; ++b)
+    for (int lm = 0; lm < nlm; ++lm) XT[static_cast<size_t>(lm) * Kp + b] = X(b, lm);
+  for (int l = 0; l <= L; ++l) {
+    fl[l] = p_.two_l_plus_one ? 1.0 / std::sqrt(2.0 * l + 1) : 1.0;
+    fl[Lp + l] = sqrt2 * fl[l];
+  }
+  Eigen::Map<RowMatrixXd> out(rows, 3 * (1 + static_cast<Eigen::Index>(t.atom.size())), D);
+  out.topRows(3).setZero();  // the centre's rows accumulate minus the others
+  Eigen::Map<const Eigen::VectorXd> ph(phat, D - 1);
+  const size_t stride = 2 * static_cast<size_t>(Lp) * n + 4 * static_cast<size_t>(nlm);
+  const size_t ABx = static_cast<size_t>(Lp) * Kp, RCx = static_cast<size_t>(Lp) * n;
+  for (size_t j = 0; j < t.atom.size(); ++j) {
+    const double* c = t.values.data() + j * stride;
+    const double* dc = c + RCx;
+    const double* Y = dc + RCx;
+    const double* dY = Y + nlm;
+    const double f = t.fc[j], df = t.dfc[j];
+    const Eigen::Vector3d u = t.rij[j].normalized();
+    const int s0 = t.channel[j] * n;
+    for (int l = 0; l <= L; ++l)
+      for (int b0 = 0; b0 < Kp; b0 += W) {
+        double a[W] = {}, bx[W] = {}, by[W] = {}, bz[W] = {};
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+          const double* xt = &XT[static_cast<size_t>(lm) * Kp + b0];
+          const double y = Y[lm], yx = dY[3 * lm], yy = dY[3 * lm + 1], yz = dY[3 * lm + 2];
+          for (int w = 0; w < W; ++w) {
+            a[w] += y * xt[w];
+            bx[w] += yx * xt[w];
+            by[w] += yy * xt[w];
+            bz[w] += yz * xt[w];
+          }
+        }
+        double* ab = &AB[static_cast<size_t>(l) * Kp + b0];
+        for (int w = 0; w < W; ++w) {
+          ab[w] = a[w];
+          ab[ABx + w] = bx[w];
+          ab[2 * ABx + w] = by[w];
+          ab[3 * ABx + w] = bz[w];
+        }
+      }
+    double* C = RC.data() + RCx;
+    for (size_t lk = 0; lk < RCx; ++lk) C[lk] = f * c[lk];
+    for (int x = 0; x < 3; ++x) {
+      double* R = RC.data();
+      for (size_t lk = 0; lk < RCx; ++lk) R[lk] = (f * dc[lk] + df * c[lk]) * u[x];
+      // G_l(k, b) = Σ_m dX[s n + k][lm]/dr_x X[b][lm] = R_lx(k) A_l(b) + C_l(k) B_lx(b)
+      const double* A = AB.data();
+      const double* B = AB.data() + (1 + x) * ABx;
+      // dP_l(a, b) = G_l(a - s0, b) [a in s] + G_l(b - s0, a) [b in s]
+      // built in a small buffer that stays in cache, then copied once into the (fresh, large) output
+      double* dp = buf.data();
+      for (int a = 0; a < K; ++a) {
+        const bool ina = a >= s0 && a < s0 + n;
+        for (int b = 0; b <= a; ++b) {
+          const bool inb = b >= s0 && b < s0 + n;
+          double* out_ab = dp + static_cast<size_t>(Lp) * (a * (a + 1) / 2 + b);
+          const double* fs = fl.data() + (a != b ? Lp : 0);
+          for (int l = 0; l <= L; ++l) {
+            const size_t ln = static_cast<size_t>(l) * n, lK = static_cast<size_t>(l) * Kp;
+            double v = 0.0;
+            if (ina) v += R[ln + a - s0] * A[lK + b] + C[ln + a - s0] * B[lK + b];
+            if (inb) v += R[ln + b - s0] * A[lK + a] + C[ln + b - s0] * B[lK + a];
+            out_ab[l] = fs[l] * v;
+          }
+        }
+      }
+      Eigen::Map<Eigen::VectorXd> dv(dp, D - 1);
+      if (p_.normalise) dv = (dv - ph * ph.dot(dv)) / norm;
+      dp[D - 1] = 0.0;
+      out.row(3 * (1 + j) + x) = Eigen::Map<const Eigen::RowVectorXd>(dp, D);
+      out.row(x) -= out.row(3 * (1 + j) + x);
+    }
+  }
 }
 
 int Soap::force_block_size() const {
@@ -400,7 +428,7 @@ DescriptorData Soap::compute_for_forces(const Structure& s, const NeighbourList&
   ExceptionCollector errors;
 #pragma omp parallel for schedule(dynamic) if (ne >= 64)
   for (int e = 0; e < ne; ++e) errors.run([&] {
-    cache->X[e] = expand(s, nl, centres[e], false, &cache->terms[e]).X;
+    cache->X[e] = expand(s, nl, centres[e], &cache->terms[e]);
     cache->norm[e] = values_from(cache->X[e], &out.values(e, 0));
   });
   errors.rethrow();
@@ -427,7 +455,7 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
   for (int e = 0; e < ne; ++e) errors.run([&] {
     const int i = data.ci[data.ci_offset[e]];
     RowMatrixXd X_local;
-    if (!cached) X_local = expand(s, nl, i, false).X;
+    if (!cached) X_local = expand(s, nl, i);
     const RowMatrixXd& X = cached ? cached->X[e] : X_local;
     // dE/dp (unnormalised): p̂ is the environment's value, |p| its norm
     Eigen::VectorXd w = dE_dvalues.row(e).transpose().head(dim_ - 1);
@@ -467,7 +495,7 @@ void Soap::accumulate_forces(const Structure& s, const NeighbourList& nl, const 
     // the neighbours' radial and angular terms: kept by compute_for_forces, or computed here
     const NeighbourTerms* kept = cached && !cached->terms.empty() ? &cached->terms[e] : nullptr;
     NeighbourTerms computed;
-    if (!kept) expand(s, nl, i, false, &computed);
+    if (!kept) expand(s, nl, i, &computed);
     const NeighbourTerms& t = kept ? *kept : computed;
     const size_t stride = 2 * static_cast<size_t>(L + 1) * n + 4 * static_cast<size_t>(nlm);
     for (size_t j = 0; j < t.atom.size(); ++j) {
