@@ -8,8 +8,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <sstream>
 
+#include "soapgap/blas.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/model_baseline.hpp"
 #include "soapgap/parallel.hpp"
@@ -446,6 +448,67 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
   return llt.matrixL();
 }
 
+// Force and virial rows of one descriptor's environments against its sparse points, added into B.
+// The kernel gradient of environment e is linear in its descriptor-gradient rows G_g
+// (dk_e/dr = (G_g Sᵀ) ∘ w_e, w_e one factor per sparse point), so rows that enter only as sums
+// within one environment are summed before the product: the virial rows
+// W_kl = -Σ_g rel_gl dE/dr_gk are 6 product rows per environment (H = Σ_g rel_gl c_e G_gk) instead
+// of 6 updates of M-long rows per neighbour, and each force row is written once.
+void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coordinate& co,
+                       const FrameTargets& t, int rF, int rV, int m0, RowMatrixXd& B) {
+  const int Mc = co.n_sparse(), D = d.dim;
+  const int per_env_virial = t.has_virial ? 6 : 0;
+  auto rows_of = [&](int e) { return (t.has_forces ? 3 * (d.grad_offset[e + 1] - d.grad_offset[e]) : 0) + per_env_virial; };
+  // environments in chunks of at most ~64 MB of product rows, in reused buffers
+  int most = 1;
+  for (int e = 0; e < d.size(); ++e) most = std::max(most, rows_of(e));
+  const int max_rows = std::max(most, (8 << 20) / std::max(Mc, 1));  // BLAS packing amortised over ~900 rows
+  RowMatrixXd H_buffer(max_rows, D), GR_buffer(max_rows, Mc);
+  std::vector<int> env_of_row;
+  for (int e0 = 0, e1 = 0; e0 < d.size(); e0 = e1) {
+    int rows = rows_of(e0);
+    for (e1 = e0 + 1; e1 < d.size() && rows + rows_of(e1) <= max_rows; ++e1) rows += rows_of(e1);
+    env_of_row.clear();
+    auto H = H_buffer.topRows(rows);
+    for (int e = e0, r = 0; e < e1; ++e) {
+      const int g0 = d.grad_offset[e], g1 = d.grad_offset[e + 1];
+      if (t.has_forces)
+        for (int g = g0; g < g1; ++g)
+          for (int c = 0; c < 3; ++c, ++r) H.row(r) = d.cutoff[e] * d.grad_values.row(3 * g + c);
+      if (t.has_virial)
+        for (int k = 0; k < 3; ++k)  // rows xx, yx, zx, yy, zy, zz: W(l,k) (gap_fit order)
+          for (int l = k; l < 3; ++l, ++r) {
+            H.row(r).setZero();
+            for (int g = g0; g < g1; ++g) H.row(r) += (d.grad_rel(g, l) * d.cutoff[e]) * d.grad_values.row(3 * g + k);
+          }
+      env_of_row.insert(env_of_row.end(), rows_of(e), e - e0);
+    }
+    auto GR = GR_buffer.topRows(rows);
+    co.kernel.gradient_rows(d.values.middleRows(e0, e1 - e0), env_of_row, H, co.sparse, co.sparse_cutoff,
+                            K.middleRows(e0, e1 - e0), GR);
+    // B rows -= dE/dr (the cutoff's own gradient, for descriptors that carry one, adds dc/dr K_e)
+    for (int e = e0, r = 0; e < e1; ++e) {
+      const int g0 = d.grad_offset[e], g1 = d.grad_offset[e + 1];
+      if (t.has_forces)
+        for (int g = g0; g < g1; ++g)
+          for (int c = 0; c < 3; ++c, ++r) {
+            auto target = B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc);
+            target -= GR.row(r);
+            if (d.grad_cutoff(g, c) != 0.0) target -= d.grad_cutoff(g, c) * K.row(e);
+          }
+      if (t.has_virial)
+        for (int k = 0, q = 0; k < 3; ++k)
+          for (int l = k; l < 3; ++l, ++r, ++q) {
+            auto target = B.row(rV + q).segment(m0, Mc);
+            target -= GR.row(r);
+            double gc = 0.0;
+            for (int g = g0; g < g1; ++g) gc += d.grad_rel(g, l) * d.grad_cutoff(g, k);
+            if (gc != 0.0) target -= gc * K.row(e);
+          }
+    }
+  }
+}
+
 // The rows of one frame in [Λ^{-1/2} K_nm | Λ^{-1/2} y]: its energy (sum of local energies),
 // forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas, into B
 // (row-major: each gradient entry updates whole rows, which in the column-major block would
@@ -460,44 +523,11 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
   for (const auto& co : pot.coordinates) {
     const int Mc = co.n_sparse();
     const DescriptorData d = co.descriptor->compute(s, nl, grads);
-    Eigen::RowVectorXd dE(Mc);
     if (d.size() > 0) {
       const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
       if (t.has_energy)
         for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
-      if (grads) {
-        // environments in chunks of at most ~16 MB of (3·entries x M) rows, in one reused buffer
-        int most = 1;
-        for (int e = 0; e < d.size(); ++e) most = std::max(most, 3 * (d.grad_offset[e + 1] - d.grad_offset[e]));
-        const int max_rows = std::max(most, (2 << 20) / std::max(Mc, 1));
-        RowMatrixXd GR_buffer(max_rows, Mc);
-        for (int e0 = 0, e1 = 0; e0 < d.size(); e0 = e1) {
-          for (e1 = e0 + 1; e1 < d.size() && 3 * (d.grad_offset[e1 + 1] - d.grad_offset[e0]) <= max_rows;) ++e1;
-          const int g0 = d.grad_offset[e0], g1 = d.grad_offset[e1];
-          std::vector<int> env_of_row(3 * (g1 - g0));  // relative to e0
-          for (int e = e0; e < e1; ++e)
-            for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
-              for (int c = 0; c < 3; ++c) env_of_row[3 * (g - g0) + c] = e - e0;
-          auto GR = GR_buffer.topRows(3 * (g1 - g0));
-          co.kernel.gradient_rows(d.values.middleRows(e0, e1 - e0), env_of_row,
-                                  d.grad_values.middleRows(3 * g0, 3 * (g1 - g0)), co.sparse, co.sparse_cutoff,
-                                  K.middleRows(e0, e1 - e0), GR);
-          for (int e = e0; e < e1; ++e)
-            for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g)
-              for (int c = 0; c < 3; ++c) {
-                // dE/dr_{atom,c} against every sparse point
-                dE.noalias() = d.cutoff[e] * GR.row(3 * (g - g0) + c) + d.grad_cutoff(g, c) * K.row(e);
-                if (t.has_forces) B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc) -= dE;
-                if (t.has_virial) {
-                  // rows xx, yx, zx, yy, zy, zz: W(l,k) = -Σ rel_l dE/dr_k (gap_fit order)
-                  int row = 0;
-                  for (int k = 0; k < 3; ++k)
-                    for (int l = k; l < 3; ++l, ++row)
-                      if (k == c) B.row(rV + row).segment(m0, Mc) -= d.grad_rel(g, l) * dE;
-                }
-              }
-        }
-      }
+      if (grads) force_virial_rows(d, K, co, t, rF, rV, m0, B);
     }
     m0 += Mc;
   }
@@ -600,7 +630,10 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
       Eigen::VectorXd b(rows);
       ExceptionCollector errors;
       // few large frames in a block: let the descriptor's own loops use the threads instead
-#pragma omp parallel for schedule(dynamic) if (f_end - f_begin >= omp_get_max_threads())
+      const bool frames_in_parallel = f_end - f_begin >= omp_get_max_threads();
+      std::optional<SingleThreadedBlas> serial_blas;
+      if (frames_in_parallel) serial_blas.emplace();
+#pragma omp parallel for schedule(dynamic) if (frames_in_parallel)
       for (int f = f_begin; f < f_end; ++f)
         errors.run([&] {
           if (nrows[f] == 0) return;
@@ -610,6 +643,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           B.middleRows(offset[f - f_begin], nrows[f]) = F;
           b.segment(offset[f - f_begin], nrows[f]) = fb;
         });
+      serial_blas.reset();  // the fold below uses OpenBLAS' threads
       errors.rethrow();
       const auto tf = Clock::now();
       rows_s += std::chrono::duration<double>(tf - tb).count();

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "soapgap/blas.hpp"
 #include "soapgap/error.hpp"
 
 namespace soapgap {
@@ -81,8 +82,9 @@ void Kernel::gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::ve
   const double d2 = delta * delta, f2 = f0 * f0;
   const Eigen::Index nr = G.rows();
   if (type == Type::DotProduct) {
-    GS.noalias() = G * S.transpose();  // (3g x M)
-    RowMatrixXd D = X * S.transpose();   // n_env x M
+    multiply_abt(G, S, GS);  // (3g x M)
+    RowMatrixXd D(X.rows(), S.rows());
+    multiply_abt(X, S, D);  // n_env x M
     D = D.unaryExpr([&](double v) { return d2 * zeta * power(v, zeta - 1.0); });
     D.array().rowwise() *= c.transpose().array();
     for (Eigen::Index r = 0; r < nr; ++r) GS.row(r).array() *= D.row(env[r]).array();
@@ -90,7 +92,7 @@ void Kernel::gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::ve
   }
   const Eigen::RowVectorXd it2 = theta.array().square().inverse().transpose();
   const RowMatrixXd Gt = G.array().rowwise() * it2.array();
-  GS.noalias() = Gt * S.transpose();
+  multiply_abt(Gt, S, GS);
   for (Eigen::Index r = 0; r < nr; ++r) {
     const double gx = Gt.row(r).dot(X.row(env[r]));
     GS.row(r).array() -= gx;

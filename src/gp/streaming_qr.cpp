@@ -9,6 +9,13 @@
 
 namespace soapgap {
 
+namespace {
+// Inner block size of dtpqrt: wider blocks put more of the work in the level-3 update of the
+// trailing columns. Measured on 2 cores, 9020 rows folded into a 9020² triangle: 60 GFlop/s at
+// 64, 74–86 at 128–320; at M = 4000: 71 at 64, 77–80 at 128.
+int inner_block(int m) { return std::max(1, std::min(m, std::clamp(m / 40, 64, 256))); }
+}  // namespace
+
 StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& comm)
     : m_(m), comm_(comm), R_(R0), qtb_(Eigen::VectorXd::Zero(m)) {
   if (R_.size() == 0) R_ = Eigen::MatrixXd::Zero(m, m);
@@ -17,7 +24,7 @@ StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& c
 void StreamingQR::add(Eigen::MatrixXd B, Eigen::VectorXd b) {
   const int nb = static_cast<int>(B.rows());
   if (nb == 0) return;
-  const int bs = std::max(1, std::min(m_, 64));
+  const int bs = inner_block(m_);
   // (the _work forms: no NaN scans of the inputs, and T's unused corner may stay unset)
   Eigen::MatrixXd T = Eigen::MatrixXd::Zero(bs, m_), work(bs, m_);
   // B becomes the Householder vectors V, R the new factor, in place
@@ -32,7 +39,7 @@ void StreamingQR::add(Eigen::MatrixXd B, Eigen::VectorXd b) {
 
 void merge_triangles(Eigen::MatrixXd& top, Eigen::MatrixXd& bottom) {
   const int n = static_cast<int>(top.rows());
-  const int nb = std::max(1, std::min(n, 64));
+  const int nb = inner_block(n);
   Eigen::MatrixXd T = Eigen::MatrixXd::Zero(nb, n), work(nb, n);
   const lapack_int info =
       LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, n, n, n, nb, top.data(), n, bottom.data(), n, T.data(), nb, work.data());

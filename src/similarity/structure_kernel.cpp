@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "soapgap/blas.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/parallel.hpp"
 
@@ -81,18 +82,9 @@ namespace {
 
 using Kind = StructureKernelSettings::Kind;
 
-// E = X Yᵀ with the BLAS (the reference dgemm interface; column-major views of row-major data).
-extern "C" void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-                       const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
-                       const double* beta, double* c, const int* ldc);
-
 void environment_products(const Eigen::Ref<const RowMatrixXd>& X, const Eigen::Ref<const RowMatrixXd>& Y, RowMatrixXd& E) {
   E.resize(X.rows(), Y.rows());
-  const int nx = static_cast<int>(X.rows()), ny = static_cast<int>(Y.rows()), d = static_cast<int>(X.cols());
-  const int ldx = static_cast<int>(X.outerStride()), ldy = static_cast<int>(Y.outerStride());
-  const double one = 1, zero = 0;
-  // row-major E (nx x ny) is column-major Eᵀ (ny x nx) = Y Xᵀ: Y is column-major d x ny seen transposed
-  dgemm_("T", "N", &ny, &nx, &d, &one, Y.data(), &ldy, X.data(), &ldx, &zero, E.data(), &ny);
+  multiply_abt(X, Y, E);
 }
 
 void raise_to_zeta(RowMatrixXd& C, int zeta) {
