@@ -3,7 +3,7 @@
 
 All codes run in the same process, single-threaded by default, at matched
 hyper-parameters (cutoff 5.0 A, 0.5 A cosine transition, Gaussian sigma 0.5 A).
-Reported time = best-of-N wall time / n_atoms, in microseconds, for
+Reported time = best-of-N wall time (N ≥ --repeat, more for calls shorter than 1/N s) / n_atoms, in microseconds, for
   * no-grad: descriptor values only
   * grad:    values + derivatives w.r.t. atomic positions
 Ratios are other/soapgap (>1 means soapgap is faster).
@@ -93,10 +93,12 @@ def make_structures(quick):
     return out
 
 
-def best_time(fn, atoms, repeat):
-    """Best-of-`repeat` wall time (after one untimed warm-up) and last output."""
+def best_time(fn, atoms, repeat, min_seconds=1.0):
+    """Best wall time of at least `repeat` calls, and of as many more as fit in `min_seconds`
+    (fast calls are repeated more: single calls of a few ms vary by tens of percent on this
+    machine), after one untimed warm-up; and the last output."""
     out, times = fn(atoms), []
-    for _ in range(repeat):
+    while len(times) < repeat or (sum(times) < min_seconds and len(times) < 50):
         t0 = time.perf_counter()
         out = fn(atoms)
         times.append(time.perf_counter() - t0)
