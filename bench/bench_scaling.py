@@ -43,7 +43,8 @@ def emt_set(n_frames, seed=0):
 def timed_fit(cli, train, m, model, threads):
     cmd = ["/usr/bin/time", "-v", cli, "fit", "--train", train, "--gap", GAP.format(m=m), "--e0", "0",
            "--default-sigma", "0.001 0.05 0.01", "--output", model, "--overwrite", "--quiet"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads),
+                                                                   "OPENBLAS_NUM_THREADS": str(threads)})
     if p.returncode:
         sys.exit(p.stdout[-2000:] + p.stderr[-2000:])
     wall = [float(x) for x in re.search(r"Elapsed \(wall clock\) time.*: (.*)", p.stderr).group(1).split(":")]

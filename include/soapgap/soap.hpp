@@ -63,6 +63,11 @@ class Soap final : public Descriptor {
     std::vector<Eigen::Vector3d> rij;
     std::vector<double> fc, dfc;    // cutoff function and its r-derivative
     std::vector<double> values;     // per neighbour: c, dc ((l_max+1) n_max each), Y, dY ((l_max+1)², 3(l_max+1)²)
+    void clear() {                  // keeps the capacity (reused per thread)
+      for (auto* v : {&atom, &channel}) v->clear();
+      for (auto* v : {&fc, &dfc, &values}) v->clear();
+      rij.clear();
+    }
   };
   // K x (l_max+1)² density coefficients of one environment, K = n_species n_max
   RowMatrixXd expand(const Structure& s, const NeighbourList& nl, int centre, NeighbourTerms* terms = nullptr) const;

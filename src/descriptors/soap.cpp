@@ -185,7 +185,7 @@ RowMatrixXd Soap::expand(const Structure& s, const NeighbourList& nl, int i, Nei
   Y.resize(nlm);
   dY.resize(3 * nlm);
   if (terms) {
-    *terms = NeighbourTerms{};
+    terms->clear();
     terms->values.reserve(nl.count(i) * (2 * c.size() + Y.size() + dY.size()));
   }
   for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {

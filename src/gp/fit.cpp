@@ -448,6 +448,11 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
   return llt.matrixL();
 }
 
+// Reused by one thread for all its frames (fresh 64 MB buffers per frame cost page faults).
+struct KernelRowBuffers {
+  RowMatrixXd H, GR;  // descriptor-gradient rows (and their per-environment virial sums), their products
+};
+
 // Force and virial rows of one descriptor's environments against its sparse points, added into B.
 // The kernel gradient of environment e is linear in its descriptor-gradient rows G_g
 // (dk_e/dr = (G_g Sᵀ) ∘ w_e, w_e one factor per sparse point), so rows that enter only as sums
@@ -455,7 +460,7 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
 // W_kl = -Σ_g rel_gl dE/dr_gk are 6 product rows per environment (H = Σ_g rel_gl c_e G_gk) instead
 // of 6 updates of M-long rows per neighbour, and each force row is written once.
 void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coordinate& co,
-                       const FrameTargets& t, int rF, int rV, int m0, RowMatrixXd& B) {
+                       const FrameTargets& t, int rF, int rV, int m0, RowMatrixXd& B, KernelRowBuffers& buf) {
   const int Mc = co.n_sparse(), D = d.dim;
   const int per_env_virial = t.has_virial ? 6 : 0;
   auto rows_of = [&](int e) { return (t.has_forces ? 3 * (d.grad_offset[e + 1] - d.grad_offset[e]) : 0) + per_env_virial; };
@@ -463,13 +468,14 @@ void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coor
   int most = 1;
   for (int e = 0; e < d.size(); ++e) most = std::max(most, rows_of(e));
   const int max_rows = std::max(most, (8 << 20) / std::max(Mc, 1));  // BLAS packing amortised over ~900 rows
-  RowMatrixXd H_buffer(max_rows, D), GR_buffer(max_rows, Mc);
+  if (buf.H.rows() < max_rows || buf.H.cols() != D) buf.H.resize(max_rows, D);
+  if (buf.GR.rows() < max_rows || buf.GR.cols() != Mc) buf.GR.resize(max_rows, Mc);
   std::vector<int> env_of_row;
   for (int e0 = 0, e1 = 0; e0 < d.size(); e0 = e1) {
     int rows = rows_of(e0);
     for (e1 = e0 + 1; e1 < d.size() && rows + rows_of(e1) <= max_rows; ++e1) rows += rows_of(e1);
     env_of_row.clear();
-    auto H = H_buffer.topRows(rows);
+    auto H = buf.H.topRows(rows);
     for (int e = e0, r = 0; e < e1; ++e) {
       const int g0 = d.grad_offset[e], g1 = d.grad_offset[e + 1];
       if (t.has_forces)
@@ -483,7 +489,7 @@ void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coor
           }
       env_of_row.insert(env_of_row.end(), rows_of(e), e - e0);
     }
-    auto GR = GR_buffer.topRows(rows);
+    auto GR = buf.GR.topRows(rows);
     co.kernel.gradient_rows(d.values.middleRows(e0, e1 - e0), env_of_row, H, co.sparse, co.sparse_cutoff,
                             K.middleRows(e0, e1 - e0), GR);
     // B rows -= dE/dr (the cutoff's own gradient, for descriptors that carry one, adds dc/dr K_e)
@@ -514,7 +520,7 @@ void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coor
 // (row-major: each gradient entry updates whole rows, which in the column-major block would
 // stride across pages) and b.
 void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, RowMatrixXd& B,
-                Eigen::VectorXd& b) {
+                Eigen::VectorXd& b, KernelRowBuffers& buf) {
   const int n = s.size();
   const int rE = 0, rF = t.has_energy ? 1 : 0, rV = rF + (t.has_forces ? 3 * n : 0);
   const NeighbourList nl = build_neighbour_list(s, cutoff);
@@ -527,7 +533,7 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
       const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
       if (t.has_energy)
         for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
-      if (grads) force_virial_rows(d, K, co, t, rF, rV, m0, B);
+      if (grads) force_virial_rows(d, K, co, t, rF, rV, m0, B, buf);
     }
     m0 += Mc;
   }
@@ -617,6 +623,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
   long done_rows = 0;
   int f_begin = share.first, blocks = 0;
   double rows_s = 0.0, fold_s = 0.0;  // kernel rows vs the QR fold
+  std::vector<KernelRowBuffers> buffers(omp_get_max_threads());
   comm.collectively([&] {
     while (f_begin < share.last) {
       int f_end = f_begin, rows = 0;
@@ -629,7 +636,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
       Eigen::MatrixXd B(rows, M);  // every row is written by its frame
       Eigen::VectorXd b(rows);
       ExceptionCollector errors;
-      // few large frames in a block: let the descriptor's own loops use the threads instead
+      // few large frames in a block: let the descriptor's own loops and OpenBLAS use the threads
       const bool frames_in_parallel = f_end - f_begin >= omp_get_max_threads();
       std::optional<SingleThreadedBlas> serial_blas;
       if (frames_in_parallel) serial_blas.emplace();
@@ -639,7 +646,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           if (nrows[f] == 0) return;
           RowMatrixXd F = RowMatrixXd::Zero(nrows[f], M);
           Eigen::VectorXd fb = Eigen::VectorXd::Zero(nrows[f]);
-          frame_rows(frames[f], targets[f], pot, cutoff, F, fb);
+          frame_rows(frames[f], targets[f], pot, cutoff, F, fb, buffers[omp_get_thread_num()]);
           B.middleRows(offset[f - f_begin], nrows[f]) = F;
           b.segment(offset[f - f_begin], nrows[f]) = fb;
         });
