@@ -10,10 +10,6 @@ namespace soapgap {
 void multiply_abt(const Eigen::Ref<const RowMatrixXd>& A, const Eigen::Ref<const RowMatrixXd>& B,
                   Eigen::Ref<RowMatrixXd> C);
 
-}  // namespace soapgap
-
-namespace soapgap {
-
 // While alive, OpenBLAS runs each product on the calling thread only: for loops that already run
 // one product per OpenMP thread (the fit's frames), where OpenBLAS' own threads would only contend
 // (measured: 9 % of the kernel-row time in sched_yield). No effect with another BLAS.

@@ -5,6 +5,9 @@
 extern "C" void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
                        const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
                        const double* beta, double* c, const int* ldc);
+// OpenBLAS' thread controls, if the BLAS linked is OpenBLAS (weak: null otherwise)
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 namespace soapgap {
 
@@ -24,14 +27,6 @@ void multiply_abt(const Eigen::Ref<const RowMatrixXd>& A, const Eigen::Ref<const
   // row-major C (m x n) is column-major Cᵀ (n x m) = B Aᵀ, B being column-major k x n seen transposed
   dgemm_("T", "N", &n, &m, &k, &one, B.data(), &ldb, A.data(), &lda, &zero, C.data(), &ldc);
 }
-
-}  // namespace soapgap
-
-// OpenBLAS' thread controls, if the BLAS linked is OpenBLAS (weak: null otherwise)
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
-
-namespace soapgap {
 
 SingleThreadedBlas::SingleThreadedBlas() {
   if (openblas_set_num_threads && openblas_get_num_threads) {
