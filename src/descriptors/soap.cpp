@@ -406,8 +406,9 @@ void Soap::gradient_rows(const RowMatrixXd& X, const NeighbourTerms& t, double n
       Eigen::Map<Eigen::VectorXd> dv(dp, D - 1);
       if (p_.normalise) dv = (dv - ph * ph.dot(dv)) / norm;
       dp[D - 1] = 0.0;
-      out.row(3 * (1 + j) + x) = Eigen::Map<const Eigen::RowVectorXd>(dp, D);
-      out.row(x) -= out.row(3 * (1 + j) + x);
+      const Eigen::Map<const Eigen::RowVectorXd> row(dp, D);
+      out.row(3 * (1 + j) + x) = row;
+      out.row(x) -= row;
     }
   }
 }
