@@ -89,7 +89,8 @@ class Soap final : public Descriptor {
   void power_spectrum(const RowMatrixXd& X, double* p) const;
   std::vector<int> centred_output(const Structure& s, const NeighbourList& nl, int first, int last, DescriptorData& out) const;
   double values_from(const RowMatrixXd& X, double* p) const;
-  int neighbours_in(const Structure& s, const NeighbourList& nl, int centre) const;
+  int channel_entering(const Structure& s, const Neighbour& nb) const;
+  int neighbours_in(const Structure& s, const NeighbourList& nl, int centre) const;  // that enter the expansion
   void gradient_rows(const RowMatrixXd& X, const NeighbourTerms& t, double norm, const double* phat, double* rows) const;
   struct ForceCache {              // kept by compute_for_forces for accumulate_forces
     std::vector<RowMatrixXd> X;     // density coefficients per environment

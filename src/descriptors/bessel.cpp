@@ -1,5 +1,6 @@
 #include "soapgap/bessel.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace soapgap {
@@ -49,7 +50,7 @@ void ScaledBesselI::compute(double alpha, double r, double ra, double* g) const 
       if (here > 1e250) {  // keep the unnormalised values in range
         here *= 1e-250;
         above *= 1e-250;
-        for (int k = l - 1; k < n && l <= n; ++k) g[k] *= 1e-250;
+        for (int k = std::min(l, n + 1) - 1; k < n; ++k) g[k] *= 1e-250;  // those stored so far
       }
     }
     const double scale = -std::expm1(-2.0 * x) * 0.5 * inv_x / g[0] * std::exp(-alpha * (r - ra) * (r - ra));

@@ -189,8 +189,7 @@ RowMatrixXd Soap::expand(const Structure& s, const NeighbourList& nl, int i, Nei
     terms->values.reserve(nl.count(i) * (2 * c.size() + Y.size() + dY.size()));
   }
   for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) {
-    if (nb->r >= p_.cutoff) continue;
-    const int ch = channel_of(s.numbers[nb->j]);
+    const int ch = channel_entering(s, *nb);
     if (ch < 0) continue;
     const CutoffValue fc = cosine_cutoff(nb->r, p_.cutoff, p_.cutoff_transition_width);
     radial(nb->r, c.data(), terms ? dc.data() : nullptr);
@@ -219,11 +218,15 @@ RowMatrixXd Soap::expand(const Structure& s, const NeighbourList& nl, int i, Nei
   return X;
 }
 
-// Neighbours that enter the expansion of centre i (within the cutoff, of a known species).
+// Species channel of a neighbour that enters the expansion (within the cutoff, of a known
+// species), -1 for one that does not.
+int Soap::channel_entering(const Structure& s, const Neighbour& nb) const {
+  return nb.r < p_.cutoff ? channel_of(s.numbers[nb.j]) : -1;
+}
+
 int Soap::neighbours_in(const Structure& s, const NeighbourList& nl, int i) const {
   int count = 0;
-  for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb)
-    count += nb->r < p_.cutoff && channel_of(s.numbers[nb->j]) >= 0;
+  for (const Neighbour* nb = nl.begin(i); nb != nl.end(i); ++nb) count += channel_entering(s, *nb) >= 0;
   return count;
 }
 
