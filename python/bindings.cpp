@@ -220,7 +220,7 @@ NB_MODULE(_soapgap, m) {
         return p.local_gap_variance(s, r);
       }, nb::arg("structure"), nb::arg("regularisation") = 1e-3)
       .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance,
-                         bool atom_virials) {
+                         bool atom_virials, bool force_variance) {
         Prediction r;
         {
           nb::gil_scoped_release release;
@@ -229,6 +229,7 @@ NB_MODULE(_soapgap, m) {
           o.variance = variance;
           o.total_variance = total_variance;
           o.atom_virials = atom_virials;
+          o.force_variance = force_variance;
           r = p.predict(s, o);
         }
         nb::dict d;
@@ -243,9 +244,13 @@ NB_MODULE(_soapgap, m) {
           d["energy_std"] = r.energy_std;
           d["energies_std"] = r.energies_std;
         }
+        if (force_variance) {
+          d["forces_std"] = RowMatrixXd(r.forces_std);
+          d["virial_std"] = r.virial_std;
+        }
         return d;
       }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = false,
-         nb::arg("atom_virials") = false);
+         nb::arg("atom_virials") = false, nb::arg("force_variance") = false);
 
   // Structure kernels (similarity layer).
   nb::class_<EnvironmentSet>(m, "EnvironmentSet")

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "soapgap/communicator.hpp"
+#include "soapgap/observation_rows.hpp"
 #include "soapgap/potential.hpp"
 #include "soapgap/sparse_selection.hpp"
 
@@ -76,6 +77,7 @@ struct FrameTargets {
   Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
   std::array<double, 3> sigma{0, 0, 0};  // absolute sigmas actually used (E total, F, V total)
   std::string config_type = "default";
+  ObservationKinds kinds() const { return {has_energy, has_forces, has_virial}; }
 };
 FrameTargets frame_targets(const Structure& s, const FitOptions& opt);
 

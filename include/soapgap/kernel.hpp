@@ -34,6 +34,14 @@ struct Kernel {
   void gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::vector<int>& env_of_row,
                      const Eigen::Ref<const RowMatrixXd>& G, const RowMatrixXd& S, const Eigen::VectorXd& c,
                      const Eigen::Ref<const RowMatrixXd>& K, Eigen::Ref<RowMatrixXd> out) const;
+  // Prior covariance of two derivative observations of local energies c_e f(x_e), f ~ GP(0, k):
+  // Σ_{e∈a, e'∈b} Cov(∂(c_e f(x_e)), ∂(c_e' f(x_e'))), given each environment's descriptor x (rows
+  // of X), descriptor derivative g (rows of G), cutoff c and cutoff derivative u:
+  //   c c' gᵀ ∂²k/∂x∂x' g' + c u' g·∂k/∂x + u c' g'·∂k/∂x' + u u' k.
+  double derivative_covariance(const Eigen::Ref<const RowMatrixXd>& Xa, const Eigen::Ref<const RowMatrixXd>& Ga,
+                               const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
+                               const Eigen::Ref<const RowMatrixXd>& Xb, const Eigen::Ref<const RowMatrixXd>& Gb,
+                               const Eigen::VectorXd& cb, const Eigen::VectorXd& ub) const;
 };
 
 }  // namespace soapgap

@@ -1,8 +1,10 @@
 // A GAP potential: a sum over descriptors ("coordinates", as in QUIP) of sparse-GP local
 // energies plus per-species e0 plus baselines (analytic terms, earlier models; baseline.hpp). Predicts energy, forces, virial, per-atom energies and the
 // predicted standard deviation of local and total energies (DESIGN.md):
-//   σ²(x) = k(x,x) - k_xm K_mm⁻¹ k_mx + k_xm Σ k_mx,  Σ = (K_mm + K_mn Λ⁻¹ K_nm)⁻¹ = (RᵀR)⁻¹.
+//   σ²(x) = k(x,x) - k_xm K_mm⁻¹ k_mx + k_xm Σ k_mx,  Σ = (K_mm + K_mn Λ⁻¹ K_nm)⁻¹ = (RᵀR)⁻¹,
+// and the same DTC form for forces and virials, whose k_xm are derivative rows (observation_rows.hpp).
 #pragma once
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,12 +37,20 @@ struct Prediction {
   bool has_std = false;
   double energy_std = 0.0;                 // predicted std of the total energy (eV)
   Eigen::VectorXd energies_std;            // predicted std of each local energy (eV); NaN for ghost atoms
+  Positions forces_std;                    // predicted std of each force component (eV/Å), with force_variance
+  Eigen::Matrix3d virial_std = Eigen::Matrix3d::Constant(std::nan(""));  // of each virial component (eV),
+                                                                         // with force_variance and total_variance
 };
 
 struct PredictOptions {
   bool forces = true;
   bool variance = false;
   bool total_variance = false;  // also the total-energy std: O(n_env²) kernel evaluations per coordinate
+  // Also the std of every force component (and of the virial with total_variance): the rows of the
+  // force observations against the sparse points (3n x M, as in a fit: about the cost of a training
+  // frame's kernel rows) and their prior variance from the kernel's second derivatives
+  // (O(neighbours² · d) per atom; the virial's O(n_env² · d)). Implies variance.
+  bool force_variance = false;
   // Atoms of species without e0 are allowed (no e0, no energy) when no descriptor sees them: how a
   // model acting as a baseline is evaluated on frames with species added on top of it.
   bool spectators = false;
@@ -73,6 +83,12 @@ class Potential {
   // baselines alone, without e0, leaves the check to its terms). With spectators, species no
   // descriptor sees are allowed.
   void check_species(const Structure& s, bool spectators = false) const;
+
+ private:
+  // Posterior std of observations with rows k (M x n_obs, columns against the sparse points) and
+  // prior variances `prior` (DTC).
+  Eigen::VectorXd posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior) const;
+  void add_force_std(const Structure& s, const NeighbourList& nl, bool virial, Prediction& out) const;
 };
 
 }  // namespace soapgap

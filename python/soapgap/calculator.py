@@ -11,23 +11,27 @@ class SoapGapCalculator(Calculator):
     std=True: results also hold 'energies_std', the predicted standard deviations of the
     per-atom energies (eV), at about the cost of the energy. total_std=True (with std) adds
     'energy_std', that of the total energy: O(n_env²) kernel evaluations per call, as costly as
-    the prediction at ~100 atoms and dominant for large cells, so off by default (not for MD)."""
+    the prediction at ~100 atoms and dominant for large cells, so off by default (not for MD).
+    force_std=True (implies std) adds 'forces_std' (n×3, eV/Å) and, with total_std, 'stress_std'
+    (Voigt, eV/Å³): the posterior standard deviations of the derivative observations."""
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, potential, std=False, total_std=False, **kwargs):
+    def __init__(self, potential, std=False, total_std=False, force_std=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(potential, (str, os.PathLike)):
             from .potential import Potential
 
             potential = Potential.load(potential)
         self.potential = potential
-        self.std = std
+        self.std = std or force_std
         self.total_std = total_std
+        self.force_std = force_std
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        r = self.potential.predict(self.atoms, forces=True, std=self.std, total_std=self.total_std)
+        r = self.potential.predict(self.atoms, forces=True, std=self.std, total_std=self.total_std,
+                                   force_std=self.force_std)
         self.results["energy"] = r["energy"]
         self.results["free_energy"] = r["energy"]
         self.results["energies"] = r["energies"]
@@ -42,3 +46,6 @@ class SoapGapCalculator(Calculator):
             self.results["energies_std"] = r["energies_std"]
             if self.total_std:
                 self.results["energy_std"] = r["energy_std"]
+        for key in ("forces_std", "stress_std"):
+            if key in r:
+                self.results[key] = r[key]

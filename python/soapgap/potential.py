@@ -133,7 +133,7 @@ class Potential:
     def descriptors(self):
         return self._p.descriptors
 
-    def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False):
+    def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False, force_std=False):
         """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
         ASE stress (eV/Å³, Voigt xx yy zz yz xz xy).
 
@@ -143,8 +143,17 @@ class Potential:
         environments: O(n_env²) kernel evaluations, comparable to the prediction at ~100 atoms
         and dominant beyond a few hundred. atom_virials=True adds 'atom_virials' (n×3×3, eV): each
         environment's virial shared like its energy (the decomposition pair_style soapgap gives LAMMPS;
-        its compute stress/atom reports −W in pressure·volume units)."""
-        r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials)
+        its compute stress/atom reports −W in pressure·volume units).
+
+        force_std=True (implies std) adds 'forces_std' (n×3, eV/Å), the predicted standard deviation
+        of every force component, from the posterior of the derivative observations (the same DTC
+        form as the energies, with the kernel's second derivatives for the prior). With total_std
+        it also adds 'virial_std' (3×3, eV) and, for 3D cells, 'stress_std' (Voigt, eV/Å³). Cost:
+        the force rows against every sparse point, about what one training frame costs a fit."""
+        std = std or force_std
+        if force_std and not forces:
+            raise ValueError("force_std needs forces=True")
+        r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials, force_std)
         out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
         if forces:
             out["forces"] = np.asarray(r["forces"])
@@ -159,6 +168,14 @@ class Potential:
             if total_std:
                 out["energy_std"] = float(r["energy_std"])
             out["energies_std"] = np.asarray(r["energies_std"])
+        if force_std:
+            out["forces_std"] = np.asarray(r["forces_std"])
+            if total_std:
+                w = np.asarray(r["virial_std"])
+                out["virial_std"] = w
+                if atoms.cell.rank == 3:
+                    s = w / atoms.get_volume()
+                    out["stress_std"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         return out
 
     def local_gap_variance(self, atoms, regularisation=1e-3):

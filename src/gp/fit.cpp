@@ -448,73 +448,6 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
   return llt.matrixL();
 }
 
-// Reused by one thread for all its frames (fresh 64 MB buffers per frame cost page faults).
-struct KernelRowBuffers {
-  RowMatrixXd H, GR;  // descriptor-gradient rows (and their per-environment virial sums), their products
-};
-
-// Force and virial rows of one descriptor's environments against its sparse points, added into B.
-// The kernel gradient of environment e is linear in its descriptor-gradient rows G_g
-// (dk_e/dr = (G_g Sᵀ) ∘ w_e, w_e one factor per sparse point), so rows that enter only as sums
-// within one environment are summed before the product: the virial rows
-// W_kl = -Σ_g rel_gl dE/dr_gk are 6 product rows per environment (H = Σ_g rel_gl c_e G_gk) instead
-// of 6 updates of M-long rows per neighbour, and each force row is written once.
-void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coordinate& co,
-                       const FrameTargets& t, int rF, int rV, int m0, RowMatrixXd& B, KernelRowBuffers& buf) {
-  const int Mc = co.n_sparse(), D = d.dim;
-  const int per_env_virial = t.has_virial ? 6 : 0;
-  auto rows_of = [&](int e) { return (t.has_forces ? 3 * (d.grad_offset[e + 1] - d.grad_offset[e]) : 0) + per_env_virial; };
-  // environments in chunks of at most ~64 MB of product rows, in reused buffers
-  int most = 1;
-  for (int e = 0; e < d.size(); ++e) most = std::max(most, rows_of(e));
-  const int max_rows = std::max(most, (8 << 20) / std::max(Mc, 1));  // BLAS packing amortised over ~900 rows
-  if (buf.H.rows() < max_rows || buf.H.cols() != D) buf.H.resize(max_rows, D);
-  if (buf.GR.rows() < max_rows || buf.GR.cols() != Mc) buf.GR.resize(max_rows, Mc);
-  std::vector<int> env_of_row;
-  for (int e0 = 0, e1 = 0; e0 < d.size(); e0 = e1) {
-    int rows = rows_of(e0);
-    for (e1 = e0 + 1; e1 < d.size() && rows + rows_of(e1) <= max_rows; ++e1) rows += rows_of(e1);
-    env_of_row.clear();
-    auto H = buf.H.topRows(rows);
-    for (int e = e0, r = 0; e < e1; ++e) {
-      const int g0 = d.grad_offset[e], g1 = d.grad_offset[e + 1];
-      if (t.has_forces)
-        for (int g = g0; g < g1; ++g)
-          for (int c = 0; c < 3; ++c, ++r) H.row(r) = d.cutoff[e] * d.grad_values.row(3 * g + c);
-      if (t.has_virial)
-        for (int k = 0; k < 3; ++k)  // rows xx, yx, zx, yy, zy, zz: W(l,k) (gap_fit order)
-          for (int l = k; l < 3; ++l, ++r) {
-            H.row(r).setZero();
-            for (int g = g0; g < g1; ++g) H.row(r) += (d.grad_rel(g, l) * d.cutoff[e]) * d.grad_values.row(3 * g + k);
-          }
-      env_of_row.insert(env_of_row.end(), rows_of(e), e - e0);
-    }
-    auto GR = buf.GR.topRows(rows);
-    co.kernel.gradient_rows(d.values.middleRows(e0, e1 - e0), env_of_row, H, co.sparse, co.sparse_cutoff,
-                            K.middleRows(e0, e1 - e0), GR);
-    // B rows -= dE/dr (the cutoff's own gradient, for descriptors that carry one, adds dc/dr K_e)
-    for (int e = e0, r = 0; e < e1; ++e) {
-      const int g0 = d.grad_offset[e], g1 = d.grad_offset[e + 1];
-      if (t.has_forces)
-        for (int g = g0; g < g1; ++g)
-          for (int c = 0; c < 3; ++c, ++r) {
-            auto target = B.row(rF + 3 * d.grad_atom[g] + c).segment(m0, Mc);
-            target -= GR.row(r);
-            if (d.grad_cutoff(g, c) != 0.0) target -= d.grad_cutoff(g, c) * K.row(e);
-          }
-      if (t.has_virial)
-        for (int k = 0, q = 0; k < 3; ++k)
-          for (int l = k; l < 3; ++l, ++r, ++q) {
-            auto target = B.row(rV + q).segment(m0, Mc);
-            target -= GR.row(r);
-            double gc = 0.0;
-            for (int g = g0; g < g1; ++g) gc += d.grad_rel(g, l) * d.grad_cutoff(g, k);
-            if (gc != 0.0) target -= gc * K.row(e);
-          }
-    }
-  }
-}
-
 // The rows of one frame in [Λ^{-1/2} K_nm | Λ^{-1/2} y]: its energy (sum of local energies),
 // forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas, into B
 // (row-major: each gradient entry updates whole rows, which in the column-major block would
@@ -522,20 +455,14 @@ void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coor
 void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, RowMatrixXd& B,
                 Eigen::VectorXd& b, KernelRowBuffers& buf) {
   const int n = s.size();
-  const int rE = 0, rF = t.has_energy ? 1 : 0, rV = rF + (t.has_forces ? 3 * n : 0);
+  const ObservationKinds kinds = t.kinds();
+  const int rE = 0, rF = kinds.force_row(0, 0), rV = kinds.virial_row(n);
   const NeighbourList nl = build_neighbour_list(s, cutoff);
-  const bool grads = t.has_forces || t.has_virial;
   int m0 = 0;
   for (const auto& co : pot.coordinates) {
-    const int Mc = co.n_sparse();
-    const DescriptorData d = co.descriptor->compute(s, nl, grads);
-    if (d.size() > 0) {
-      const RowMatrixXd K = co.kernel.matrix(d.values, co.sparse, co.sparse_cutoff);
-      if (t.has_energy)
-        for (int e = 0; e < d.size(); ++e) B.row(rE).segment(m0, Mc) += d.cutoff[e] * K.row(e);
-      if (grads) force_virial_rows(d, K, co, t, rF, rV, m0, B, buf);
-    }
-    m0 += Mc;
+    const DescriptorData d = co.descriptor->compute(s, nl, kinds.forces || kinds.virial);
+    add_observation_rows(d, co, kinds, n, m0, B, buf);
+    m0 += co.n_sparse();
   }
   // targets and noise weighting
   if (t.has_energy) {
@@ -564,10 +491,6 @@ SolverMemory solver_memory(double N, double M, double P, double b) {
   return {8.0 * std::max(2 * M * M + b * M, P > 1 ? 3 * M * M : 0.0), 8.0 * (2 * N * (M + 1) / P + 2 * M * M)};
 }
 
-// Training rows of frame f: energy, 3 per atom for forces, 6 for the virial.
-long frame_row_count(const Structure& s, const FrameTargets& t) {
-  return (t.has_energy ? 1 : 0) + (t.has_forces ? 3L * s.size() : 0) + (t.has_virial ? 6 : 0);
-}
 
 std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
                                                long total_rows, int block_rows, const Log& log, std::string& solver) {
@@ -603,7 +526,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
   long n_e = 0, n_f = 0, n_v = 0, own_rows = 0;
   for (size_t f = 0; f < frames.size(); ++f) {
     const auto& t = targets[f];
-    nrows[f] = static_cast<int>(frame_row_count(frames[f], t));
+    nrows[f] = static_cast<int>(t.kinds().rows(frames[f].size()));
     total_rows += nrows[f];
     if (static_cast<int>(f) >= share.first && static_cast<int>(f) < share.last) own_rows += nrows[f];
     n_e += t.has_energy;

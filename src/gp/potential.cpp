@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "soapgap/error.hpp"
+#include "soapgap/observation_rows.hpp"
 #include "soapgap/parallel.hpp"
 
 namespace soapgap {
@@ -144,8 +145,11 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   if (opt.atom_virials && !opt.forces) throw Error("predict: per-atom virials need forces");
   if (opt.atom_virials && !baselines.empty()) throw Error("predict: per-atom virials of baselines are not available");
   if (opt.atom_virials) out.atom_virials = RowMatrixXd::Zero(n, 9);
-  const bool var = opt.variance && R.size() > 0;
-  if (opt.variance && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
+  const bool want_var = opt.variance || opt.force_variance;
+  const bool var = want_var && R.size() > 0;
+  if (want_var && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
+  if (opt.force_variance && centres < n)
+    throw Error("predicted force variance is not available on a domain with ghost atoms");
   const int M = n_sparse_total();
   RowMatrixXd k_atoms;  // centres x M_total: per-atom local-energy covariance with the sparse points
   Eigen::RowVectorXd k_total;
@@ -243,21 +247,43 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   out.energy = out.energies.sum();
   if (var) {
     out.has_std = true;
-    auto variance = [&](const Eigen::MatrixXd& k, const Eigen::VectorXd& prior) {
-      // σ² = prior - |L⁻¹k|² + |R⁻ᵀk|²
-      const Eigen::MatrixXd a = L.triangularView<Eigen::Lower>().solve(k);
-      const Eigen::MatrixXd b = R.transpose().triangularView<Eigen::Lower>().solve(k);
-      Eigen::VectorXd v = prior - a.colwise().squaredNorm().transpose() + b.colwise().squaredNorm().transpose();
-      return v.cwiseMax(0.0).cwiseSqrt().eval();
-    };
     out.energies_std = Eigen::VectorXd::Constant(n, std::nan(""));  // ghosts: NaN
-    if (centres > 0) out.energies_std.head(centres) = variance(k_atoms.transpose(), prior_atoms);
+    if (centres > 0) out.energies_std.head(centres) = posterior_std(k_atoms.transpose(), prior_atoms);
     if (opt.total_variance)
-      out.energy_std = variance(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total))[0];
+      out.energy_std = posterior_std(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total))[0];
     else
       out.energy_std = std::nan("");
+    if (opt.force_variance) add_force_std(s, nl, opt.total_variance, out);
   }
   return out;
+}
+
+Eigen::VectorXd Potential::posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior) const {
+  // σ² = prior - |L⁻¹k|² + |R⁻ᵀk|² (clipped at 0: round-off where the data pin the value down)
+  const Eigen::MatrixXd a = L.triangularView<Eigen::Lower>().solve(k);
+  const Eigen::MatrixXd b = R.transpose().triangularView<Eigen::Lower>().solve(k);
+  const Eigen::VectorXd v = prior - a.colwise().squaredNorm().transpose() + b.colwise().squaredNorm().transpose();
+  return v.cwiseMax(0.0).cwiseSqrt();
+}
+
+void Potential::add_force_std(const Structure& s, const NeighbourList& nl, bool virial, Prediction& out) const {
+  const int n = s.size(), M = n_sparse_total();
+  const ObservationKinds kinds{false, true, virial};
+  RowMatrixXd B = RowMatrixXd::Zero(kinds.rows(n), M);  // −∂E/∂r rows against the sparse points
+  Eigen::VectorXd prior = Eigen::VectorXd::Zero(B.rows());
+  KernelRowBuffers buf;
+  int m0 = 0;
+  for (const auto& co : coordinates) {
+    const DescriptorData d = co.descriptor->compute(s, nl, true);
+    add_observation_rows(d, co, kinds, n, m0, B, buf);
+    prior += derivative_prior(d, co.kernel, kinds, n);
+    m0 += co.n_sparse();
+  }
+  const Eigen::VectorXd sd = posterior_std(B.transpose(), prior);
+  out.forces_std = Eigen::Map<const RowMatrixXd>(sd.data(), n, 3);
+  if (virial)
+    for (int k = 0, q = 3 * n; k < 3; ++k)
+      for (int l = k; l < 3; ++l, ++q) out.virial_std(l, k) = out.virial_std(k, l) = sd[q];
 }
 
 }  // namespace soapgap

@@ -1,0 +1,154 @@
+"""Predicted errors of forces and virials against an independent dense GP in numpy.
+
+Trained on total energies only, with every training environment a sparse point, the sparse GP's
+DTC posterior is the full GP's (K_nm = A K_ee, so Q_nn = K_nn and k_*m K_mm⁻¹ K_mn = k_*n), for
+any test observation, forces and virials included. The reference below builds the full GP from
+soapgap's descriptor values and gradients with its own kernel derivatives (themselves checked by
+finite differences), so it shares no code with the C++ prediction path.
+"""
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.emt import EMT
+
+import soapgap
+
+SOAP = "soap n_max=3 l_max=2 atom_sigma=0.5 cutoff=4 cutoff_transition_width=1 delta=0.3 zeta=2"
+PAIR = "distance_2b cutoff=4 cutoff_transition_width=1 covariance_type=gaussian theta_uniform=0.4 delta=0.2"
+
+
+class DotProduct:
+    def __init__(self, delta, zeta):
+        self.d2, self.z = delta**2, zeta
+
+    def k(self, x, y):
+        return self.d2 * (x @ y) ** self.z
+
+    def grad1(self, x, y):
+        return self.d2 * self.z * (x @ y) ** (self.z - 1) * y
+
+    def grad2(self, x, y):
+        return self.d2 * self.z * (x @ y) ** (self.z - 1) * x
+
+    def hess(self, x, y):  # ∂²k/∂x_i∂y_j
+        q = x @ y
+        return self.d2 * (self.z * q ** (self.z - 1) * np.eye(len(x)) + self.z * (self.z - 1) * q ** (self.z - 2) * np.outer(y, x))
+
+
+class Gaussian:
+    def __init__(self, delta, theta):
+        self.d2, self.w = delta**2, 1.0 / theta**2
+
+    def k(self, x, y):
+        return self.d2 * np.exp(-0.5 * np.sum(self.w * (x - y) ** 2))
+
+    def grad1(self, x, y):
+        return -self.k(x, y) * self.w * (x - y)
+
+    def grad2(self, x, y):
+        return self.k(x, y) * self.w * (x - y)
+
+    def hess(self, x, y):
+        D = self.w * (x - y)
+        return self.k(x, y) * (np.diag(self.w * np.ones_like(x)) - np.outer(D, D))
+
+
+def test_reference_kernel_derivatives_by_finite_differences():
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0.2, 1, 4), rng.uniform(0.2, 1, 4)
+    h = 1e-5
+    for kern in (DotProduct(0.3, 3), Gaussian(0.2, np.full(4, 0.7))):
+        fd1 = np.array([(kern.k(x + h * e, y) - kern.k(x - h * e, y)) / (2 * h) for e in np.eye(4)])
+        fd2 = np.array([(kern.k(x, y + h * e) - kern.k(x, y - h * e)) / (2 * h) for e in np.eye(4)])
+        fdh = np.array([(kern.grad2(x + h * e, y) - kern.grad2(x - h * e, y)) / (2 * h) for e in np.eye(4)])
+        assert np.allclose(fd1, kern.grad1(x, y), rtol=1e-7, atol=1e-10)
+        assert np.allclose(fd2, kern.grad2(x, y), rtol=1e-7, atol=1e-10)
+        assert np.allclose(fdh, kern.hess(x, y), rtol=1e-6, atol=1e-9)
+
+
+def functionals(atoms, terms):
+    """Every observation of a frame as, per term, Σ_e [a_e f(x_e) + b_e·∇f(x_e)]: the total
+    energy, then the force components (atom-major), then the virial (xx yx zx yy zy zz)."""
+    n = len(atoms)
+    obs = [[] for _ in range(1 + 3 * n + 6)]
+    for desc, _ in terms:
+        d = desc.compute(atoms, gradients=True)
+        X, c = d["values"], d["cutoff"]
+        ne = len(X)
+        obs[0].append((X, c.copy(), np.zeros_like(X)))
+        env, atom = d["grad_index"].T
+        for i in range(n):
+            for comp in range(3):
+                a, B = np.zeros(ne), np.zeros_like(X)
+                for g in np.flatnonzero(atom == i):
+                    a[env[g]] -= d["grad_cutoff"][g, comp]
+                    B[env[g]] -= c[env[g]] * d["grad_values"][g, comp]
+                obs[1 + 3 * i + comp].append((X, a, B))
+        q = 0
+        for k in range(3):
+            for l in range(k, 3):
+                a, B = np.zeros(ne), np.zeros_like(X)
+                for g in range(len(env)):
+                    a[env[g]] -= d["grad_rel"][g, l] * d["grad_cutoff"][g, k]
+                    B[env[g]] -= d["grad_rel"][g, l] * c[env[g]] * d["grad_values"][g, k]
+                obs[1 + 3 * n + q].append((X, a, B))
+                q += 1
+    return obs
+
+
+def covariance(o1, o2, terms):
+    total = 0.0
+    for (X1, a1, B1), (X2, a2, B2), (_, kern) in zip(o1, o2, terms):
+        for e in range(len(X1)):
+            for f in range(len(X2)):
+                x, y = X1[e], X2[f]
+                total += (a1[e] * a2[f] * kern.k(x, y) + a1[e] * (B2[f] @ kern.grad2(x, y)) +
+                          (B1[e] @ kern.grad1(x, y)) * a2[f] + B1[e] @ kern.hess(x, y) @ B2[f])
+    return total
+
+
+def cluster(rng, n):
+    while True:
+        p = rng.uniform(0, 2.6, (n, 3))
+        dist = np.linalg.norm(p[:, None] - p[None], axis=-1)[np.triu_indices(n, 1)]
+        if dist.min() > 2.0:
+            return Atoms("Cu" * n, positions=p)
+
+
+def test_force_and_virial_std_equal_the_dense_gp():
+    rng = np.random.default_rng(3)
+    train = []
+    for _ in range(8):
+        a = cluster(rng, 3)
+        a.calc = EMT()
+        e = a.get_potential_energy()
+        a.calc = None
+        a.info["energy"] = e  # energies only: no forces, no virial
+        train.append(a)
+    sigma_e = 0.01
+    pot = soapgap.Potential.fit(train, [SOAP + " sparse_method=all", PAIR + " sparse_method=all"],
+                                default_sigma=(sigma_e, 0.1, 0.1), e0={"Cu": 0.0}, sparse_jitter=1e-12)
+    # a periodic test cell smaller than the cutoff (images of atoms enter their own environments)
+    test = Atoms("Cu2", positions=[[0, 0, 0], [1.3, 1.4, 0.9]], cell=[[2.7, 0.2, 0], [0, 2.6, 0.3], [0.1, 0, 2.8]],
+                 pbc=True)
+    r = pot.predict(test, std=True, total_std=True, force_std=True)
+
+    terms = [(soapgap.Descriptor(SOAP), DotProduct(0.3, 2)), (soapgap.Descriptor(PAIR), Gaussian(0.2, 0.4))]
+    y_obs = [functionals(a, terms)[0] for a in train]
+    K = np.array([[covariance(o1, o2, terms) for o2 in y_obs] for o1 in y_obs])
+    noise = np.array([(sigma_e * np.sqrt(len(a))) ** 2 for a in train])
+    t_obs = functionals(test, terms)
+    Ks = np.array([[covariance(o, y, terms) for y in y_obs] for o in t_obs])
+    prior = np.array([covariance(o, o, terms) for o in t_obs])
+    var = prior - np.einsum("ij,ji->i", Ks, np.linalg.solve(K + np.diag(noise), Ks.T))
+    std = np.sqrt(np.maximum(var, 0))
+    n = len(test)
+    assert r["energy_std"] == pytest.approx(std[0], rel=1e-5)
+    assert np.allclose(r["forces_std"].ravel(), std[1:1 + 3 * n], rtol=1e-5, atol=1e-8)
+    w = r["virial_std"]
+    assert np.allclose([w[0, 0], w[1, 0], w[2, 0], w[1, 1], w[2, 1], w[2, 2]], std[1 + 3 * n:], rtol=1e-5, atol=1e-8)
+    assert np.allclose(w, w.T)
+    # the predictions are uncertain, not pinned: the test is not one of zeros
+    assert std[1:].min() > 1e-3 * std[1:].max() > 0
+    # stress_std is the virial's over the volume, ASE Voigt order
+    assert np.allclose(r["stress_std"], np.array([w[0, 0], w[1, 1], w[2, 2], w[1, 2], w[0, 2], w[0, 1]]) / test.get_volume())
