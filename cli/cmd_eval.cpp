@@ -22,6 +22,7 @@ const std::vector<OptionSpec> kSpec = {
     {"overwrite", false, "overwrite an existing output file"},
     {"std", false, "also predict the standard deviations of the per-atom energies"},
     {"total-std", false, "with --std, also that of the total energy (O(n_env²) per frame: slow for big cells)"},
+    {"force-std", false, "also the standard deviations of the forces (implies --std; with --total-std, of the virial)"},
     {"prefix", true, "prefix of the predicted property names", "soapgap_"},
     {"energy-key", true, "reference energy property", "energy"},
     {"force-key", true, "reference force property", "forces"},
@@ -65,7 +66,8 @@ int cmd_eval(int argc, char** argv) {
     std::cout << usage("eval",
                        "Evaluate a model on an extended-XYZ file. Predictions are written as <prefix>energy,\n"
                        "<prefix>forces, <prefix>virial (eV, W = -V σ), <prefix>energies (per atom) and, with --std,\n"
-                       "<prefix>energies_std (and <prefix>energy_std with --total-std). Errors against reference data present in the\n"
+                       "<prefix>energies_std (and <prefix>energy_std with --total-std); --force-std adds <prefix>forces_std\n"
+                       "(and <prefix>virial_std with --total-std). Errors against reference data present in the\n"
                        "file are printed per config_type (energies and virials per atom).",
                        kSpec);
     return 0;
@@ -85,11 +87,15 @@ int cmd_eval(int argc, char** argv) {
   keys.config_type_key = a.get("config-type-key");
   keys.default_sigma = {1, 1, 1};
   const std::string pre = a.get("prefix");
-  const bool want_std = a.has("std");
+  const bool want_std = a.has("std") || a.has("force-std");
   std::map<std::string, Errors> errs;
   long frames = 0, atoms = 0;
   while (auto s = reader.next()) {
-    const Prediction p = pot.predict(*s, {true, want_std, want_std && a.has("total-std")});
+    PredictOptions po;
+    po.variance = want_std;
+    po.total_variance = want_std && a.has("total-std");
+    po.force_variance = a.has("force-std");
+    const Prediction p = pot.predict(*s, po);
     const FrameTargets t = frame_targets(*s, keys);
     const int n = s->size();
     for (const std::string& ct : {t.config_type, std::string("ALL")}) {
@@ -116,6 +122,13 @@ int cmd_eval(int argc, char** argv) {
         AtomArray sd;
         sd.numbers = p.energies_std;
         o.arrays[pre + "energies_std"] = sd;
+      }
+      if (po.force_variance) {
+        AtomArray fs;
+        fs.numbers = p.forces_std;
+        o.arrays[pre + "forces_std"] = fs;
+        if (po.total_variance)
+          o.info[pre + "virial_std"] = InfoValue::real(std::vector<double>(p.virial_std.data(), p.virial_std.data() + 9));
       }
       writer->write(o);
     }

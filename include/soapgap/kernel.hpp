@@ -34,13 +34,24 @@ struct Kernel {
   void gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::vector<int>& env_of_row,
                      const Eigen::Ref<const RowMatrixXd>& G, const RowMatrixXd& S, const Eigen::VectorXd& c,
                      const Eigen::Ref<const RowMatrixXd>& K, Eigen::Ref<RowMatrixXd> out) const;
+  // Inner products between the environments of two sets a, b and their descriptor derivatives, in
+  // the kernel's metric (gaussian: coordinates scaled by 1/θ): Q = x·x', P = g·g', A1 = g·x',
+  // A2 = x·g' (|a| x |b|), and per environment g·x (a), x'·g' (b), |x|², |x'|².
+  struct DerivativeProducts {
+    RowMatrixXd Q, P, A1, A2;
+    Eigen::VectorXd ga_xa, xb_gb, xa2, xb2;
+  };
+  // The products of sets a and b given their descriptor rows X and derivative rows G.
+  DerivativeProducts derivative_products(const Eigen::Ref<const RowMatrixXd>& Xa, const Eigen::Ref<const RowMatrixXd>& Ga,
+                                         const Eigen::Ref<const RowMatrixXd>& Xb,
+                                         const Eigen::Ref<const RowMatrixXd>& Gb) const;
+  // Coordinates in the kernel's metric (the columns a gram matrix of the products is built from).
+  RowMatrixXd metric_scaled(const Eigen::Ref<const RowMatrixXd>& X) const;
   // Prior covariance of two derivative observations of local energies c_e f(x_e), f ~ GP(0, k):
-  // Σ_{e∈a, e'∈b} Cov(∂(c_e f(x_e)), ∂(c_e' f(x_e'))), given each environment's descriptor x (rows
-  // of X), descriptor derivative g (rows of G), cutoff c and cutoff derivative u:
+  // Σ_{e∈a, e'∈b} Cov(∂(c_e f(x_e)), ∂(c_e' f(x_e'))), given each environment's cutoff c and
+  // cutoff derivative u and the products p:
   //   c c' gᵀ ∂²k/∂x∂x' g' + c u' g·∂k/∂x + u c' g'·∂k/∂x' + u u' k.
-  double derivative_covariance(const Eigen::Ref<const RowMatrixXd>& Xa, const Eigen::Ref<const RowMatrixXd>& Ga,
-                               const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
-                               const Eigen::Ref<const RowMatrixXd>& Xb, const Eigen::Ref<const RowMatrixXd>& Gb,
+  double derivative_covariance(const DerivativeProducts& p, const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
                                const Eigen::VectorXd& cb, const Eigen::VectorXd& ub) const;
 };
 

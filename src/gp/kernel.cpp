@@ -100,42 +100,53 @@ void Kernel::gradient_rows(const Eigen::Ref<const RowMatrixXd>& X, const std::ve
   }
 }
 
-double Kernel::derivative_covariance(const Eigen::Ref<const RowMatrixXd>& Xa, const Eigen::Ref<const RowMatrixXd>& Ga,
-                                     const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
-                                     const Eigen::Ref<const RowMatrixXd>& Xb, const Eigen::Ref<const RowMatrixXd>& Gb,
+RowMatrixXd Kernel::metric_scaled(const Eigen::Ref<const RowMatrixXd>& X) const {
+  if (type == Type::DotProduct) return X;
+  if (theta.size() != X.cols()) throw Error("gaussian kernel: theta has wrong length");
+  return X.array().rowwise() * theta.cwiseInverse().transpose().array();
+}
+
+Kernel::DerivativeProducts Kernel::derivative_products(const Eigen::Ref<const RowMatrixXd>& Xa,
+                                                       const Eigen::Ref<const RowMatrixXd>& Ga,
+                                                       const Eigen::Ref<const RowMatrixXd>& Xb,
+                                                       const Eigen::Ref<const RowMatrixXd>& Gb) const {
+  const RowMatrixXd xa = metric_scaled(Xa), ga = metric_scaled(Ga), xb = metric_scaled(Xb), gb = metric_scaled(Gb);
+  DerivativeProducts p;
+  p.Q = xa * xb.transpose();
+  p.P = ga * gb.transpose();
+  p.A1 = ga * xb.transpose();
+  p.A2 = xa * gb.transpose();
+  p.ga_xa = (ga.array() * xa.array()).rowwise().sum();
+  p.xb_gb = (xb.array() * gb.array()).rowwise().sum();
+  p.xa2 = xa.rowwise().squaredNorm();
+  p.xb2 = xb.rowwise().squaredNorm();
+  return p;
+}
+
+double Kernel::derivative_covariance(const DerivativeProducts& p, const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
                                      const Eigen::VectorXd& cb, const Eigen::VectorXd& ub) const {
   const double d2 = delta * delta, f2 = f0 * f0;
+  double sum = 0.0;
   if (type == Type::DotProduct) {
     // k = δ² q^ζ + f0², q = x·x': ∂k/∂x = δ²ζ q^(ζ-1) x', ∂k/∂x' = δ²ζ q^(ζ-1) x,
     // ∂²k/∂x_i∂x'_j = δ²[ζ q^(ζ-1) δ_ij + ζ(ζ-1) q^(ζ-2) x'_i x_j]
-    const RowMatrixXd Q = Xa * Xb.transpose(), P = Ga * Gb.transpose();
-    const RowMatrixXd A1 = Ga * Xb.transpose(), A2 = Xa * Gb.transpose();  // g·x', x·g'
-    double sum = 0.0;
-    for (Eigen::Index e = 0; e < Q.rows(); ++e)
-      for (Eigen::Index f = 0; f < Q.cols(); ++f) {
-        const double q = Q(e, f), d1 = d2 * zeta * power(q, zeta - 1.0);
-        double h = d1 * P(e, f);
-        if (zeta != 1.0) h += d2 * zeta * (zeta - 1.0) * power(q, zeta - 2.0) * A1(e, f) * A2(e, f);
-        sum += ca[e] * cb[f] * h + ca[e] * ub[f] * d1 * A1(e, f) + ua[e] * cb[f] * d1 * A2(e, f) +
+    for (Eigen::Index e = 0; e < p.Q.rows(); ++e)
+      for (Eigen::Index f = 0; f < p.Q.cols(); ++f) {
+        const double q = p.Q(e, f), d1 = d2 * zeta * power(q, zeta - 1.0);
+        double h = d1 * p.P(e, f);
+        if (zeta != 1.0) h += d2 * zeta * (zeta - 1.0) * power(q, zeta - 2.0) * p.A1(e, f) * p.A2(e, f);
+        sum += ca[e] * cb[f] * h + ca[e] * ub[f] * d1 * p.A1(e, f) + ua[e] * cb[f] * d1 * p.A2(e, f) +
                ua[e] * ub[f] * (d2 * power(q, zeta) + f2);
       }
     return sum;
   }
-  // k = δ² E + f0², E = exp(-½ Σ w (x - x')²), w = θ⁻², D = w∘(x - x'):
-  // ∂k/∂x = -δ²E D, ∂k/∂x' = δ²E D, ∂²k/∂x_i∂x'_j = δ²E (w_i δ_ij - D_i D_j)
-  if (theta.size() != Xa.cols()) throw Error("gaussian kernel: theta has wrong length");
-  const Eigen::RowVectorXd w = theta.array().square().inverse().transpose();
-  const RowMatrixXd Gwa = Ga.array().rowwise() * w.array(), Gwb = Gb.array().rowwise() * w.array();
-  const RowMatrixXd E = scaled_distances(Xa, Xb, theta).unaryExpr([](double v) { return std::exp(-v); });
-  const RowMatrixXd P = Gwa * Gb.transpose();
-  const RowMatrixXd A1 = Gwa * Xb.transpose(), A2 = Xa * Gwb.transpose();  // g·w∘x', x·w∘g'
-  const Eigen::VectorXd a_self = (Gwa.array() * Xa.array()).rowwise().sum();   // g·w∘x
-  const Eigen::VectorXd b_self = (Gwb.array() * Xb.array()).rowwise().sum();   // g'·w∘x'
-  double sum = 0.0;
-  for (Eigen::Index e = 0; e < E.rows(); ++e)
-    for (Eigen::Index f = 0; f < E.cols(); ++f) {
-      const double gD = a_self[e] - A1(e, f), Dg = A2(e, f) - b_self[f], k = d2 * E(e, f);
-      sum += ca[e] * cb[f] * k * (P(e, f) - gD * Dg) - ca[e] * ub[f] * k * gD + ua[e] * cb[f] * k * Dg +
+  // In the scaled coordinates (x/θ): k = δ² E + f0², E = exp(-½|x - x'|²), D = x - x':
+  // ∂k/∂x = -δ²E D, ∂k/∂x' = δ²E D, ∂²k/∂x_i∂x'_j = δ²E (δ_ij - D_i D_j)
+  for (Eigen::Index e = 0; e < p.Q.rows(); ++e)
+    for (Eigen::Index f = 0; f < p.Q.cols(); ++f) {
+      const double k = d2 * std::exp(-0.5 * std::max(0.0, p.xa2[e] + p.xb2[f] - 2 * p.Q(e, f)));
+      const double gD = p.ga_xa[e] - p.A1(e, f), Dg = p.A2(e, f) - p.xb_gb[f];
+      sum += ca[e] * cb[f] * k * (p.P(e, f) - gD * Dg) - ca[e] * ub[f] * k * gD + ua[e] * cb[f] * k * Dg +
              ua[e] * ub[f] * (k + f2);
     }
   return sum;

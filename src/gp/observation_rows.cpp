@@ -19,10 +19,12 @@ void force_virial_rows(const DescriptorData& d, const RowMatrixXd& K, const Coor
   const int Mc = co.n_sparse(), D = d.dim;
   const int per_env_virial = t.virial ? 6 : 0;
   auto rows_of = [&](int e) { return (t.forces ? 3 * (d.grad_offset[e + 1] - d.grad_offset[e]) : 0) + per_env_virial; };
-  // environments in chunks of at most ~64 MB of product rows, in reused buffers
+  // environments in chunks of about 1000 product rows (at most 64 MB), in reused buffers: the BLAS
+  // packing of the sparse points is amortised, and the buffers stay small enough not to cost page
+  // faults on every call
   int most = 1;
   for (int e = 0; e < d.size(); ++e) most = std::max(most, rows_of(e));
-  const int max_rows = std::max(most, (8 << 20) / std::max(Mc, 1));  // BLAS packing amortised over ~900 rows
+  const int max_rows = std::max(most, std::min(1024, (8 << 20) / std::max(Mc, 1)));
   if (buf.H.rows() < max_rows || buf.H.cols() != D) buf.H.resize(max_rows, D);
   if (buf.GR.rows() < max_rows || buf.GR.cols() != Mc) buf.GR.resize(max_rows, Mc);
   std::vector<int> env_of_row;
@@ -107,18 +109,34 @@ Eigen::VectorXd derivative_prior(const DescriptorData& d, const Kernel& kernel, 
         if (envs.empty() || envs.back() != env_of[g]) envs.push_back(env_of[g]);
       const int n = static_cast<int>(envs.size());
       if (n == 0) return;
-      RowMatrixXd X(n, D);
+      // one gram matrix of [x; g_x; g_y; g_z] (in the kernel's metric) holds every product
+      RowMatrixXd Z = RowMatrixXd::Zero(4 * n, D);
       Eigen::VectorXd ce(n);
-      for (int k = 0; k < n; ++k) X.row(k) = d.values.row(envs[k]), ce[k] = c[envs[k]];
-      for (int comp = 0; comp < 3; ++comp) {
-        RowMatrixXd G = RowMatrixXd::Zero(n, D);
-        Eigen::VectorXd u = Eigen::VectorXd::Zero(n);
-        for (int g : entries[a]) {
-          const int k = static_cast<int>(std::find(envs.begin(), envs.end(), env_of[g]) - envs.begin());
-          G.row(k) += d.grad_values.row(3 * g + comp);
-          u[k] += d.grad_cutoff(g, comp);
+      RowMatrixXd u = RowMatrixXd::Zero(3, n);
+      for (int k = 0; k < n; ++k) Z.row(k) = d.values.row(envs[k]), ce[k] = c[envs[k]];
+      for (int g : entries[a]) {
+        const int k = static_cast<int>(std::find(envs.begin(), envs.end(), env_of[g]) - envs.begin());
+        for (int comp = 0; comp < 3; ++comp) {
+          Z.row((1 + comp) * n + k) += d.grad_values.row(3 * g + comp);
+          u(comp, k) += d.grad_cutoff(g, comp);
         }
-        out[3 * a + comp] = kernel.derivative_covariance(X, G, ce, u, X, G, ce, u);
+      }
+      Z = kernel.metric_scaled(Z);
+      RowMatrixXd gram(4 * n, 4 * n);
+      gram.triangularView<Eigen::Lower>() = Z * Z.transpose();
+      gram.triangularView<Eigen::StrictlyUpper>() = gram.transpose();
+      Kernel::DerivativeProducts p;
+      p.Q = gram.topLeftCorner(n, n);
+      p.xa2 = p.xb2 = p.Q.diagonal();
+      for (int comp = 0; comp < 3; ++comp) {
+        const int o = (1 + comp) * n;
+        p.P = gram.block(o, o, n, n);
+        p.A1 = gram.block(o, 0, n, n);
+        p.A2 = gram.block(0, o, n, n);
+        p.ga_xa = p.A1.diagonal();
+        p.xb_gb = p.A2.diagonal();
+        const Eigen::VectorXd uc = u.row(comp).transpose();
+        out[3 * a + comp] = kernel.derivative_covariance(p, ce, uc, ce, uc);
       }
     });
     errors.rethrow();
@@ -145,9 +163,10 @@ Eigen::VectorXd derivative_prior(const DescriptorData& d, const Kernel& kernel, 
           errors.run([&] {
             const int ib = ij / nb, jb = ij % nb;
             const int a0 = ib * kBlock, na = std::min(kBlock, ne - a0), b0 = jb * kBlock, nbk = std::min(kBlock, ne - b0);
-            part[ij] = kernel.derivative_covariance(d.values.middleRows(a0, na), G.middleRows(a0, na), c.segment(a0, na),
-                                                u.segment(a0, na), d.values.middleRows(b0, nbk), G.middleRows(b0, nbk),
-                                                c.segment(b0, nbk), u.segment(b0, nbk));
+            const Kernel::DerivativeProducts p = kernel.derivative_products(
+                d.values.middleRows(a0, na), G.middleRows(a0, na), d.values.middleRows(b0, nbk), G.middleRows(b0, nbk));
+            part[ij] = kernel.derivative_covariance(p, c.segment(a0, na), u.segment(a0, na), c.segment(b0, nbk),
+                                                    u.segment(b0, nbk));
           });
         errors.rethrow();
         double sum = 0.0;

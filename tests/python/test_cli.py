@@ -35,7 +35,7 @@ def test_fit_eval_descriptor(cli, workdir):
             "--config-type-sigma", "isolated_atom:0.0001:0.01:0.01", "--output", "m.json", cwd=workdir)
     for stage in ("[descriptors]", "[sparse]", "[assembly]", "[solve]", "[write]"):
         assert stage in p.stdout
-    p = run(cli, "eval", "--model", "m.json", "--input", "test.xyz", "--output", "pred.xyz", "--std", cwd=workdir)
+    p = run(cli, "eval", "--model", "m.json", "--input", "test.xyz", "--output", "pred.xyz", "--force-std", cwd=workdir)
     assert "F_RMSE" in p.stdout and "ALL" in p.stdout
     pred = ase.io.read(workdir / "pred.xyz", ":")
     ref = ase.io.read(workdir / "test.xyz", ":")
@@ -49,6 +49,10 @@ def test_fit_eval_descriptor(cli, workdir):
 
     pot = soapgap.Potential.load(workdir / "m.json")
     assert np.allclose(pot.predict(ref[3])["forces"], pred[3].arrays["soapgap_forces"], atol=1e-10)
+    big = max(range(len(ref)), key=lambda i: len(ref[i]))
+    r = pot.predict(ref[big], force_std=True)
+    assert np.allclose(r["forces_std"], pred[big].arrays["soapgap_forces_std"], rtol=1e-9)
+    assert r["forces_std"].min() > 0
     # refuses to overwrite
     p = run(cli, "eval", "--model", "m.json", "--input", "test.xyz", "--output", "pred.xyz", cwd=workdir, ok=False)
     assert p.returncode != 0 and "refusing to overwrite" in p.stderr
