@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "soapgap/communicator.hpp"
+#include "soapgap/marginal_likelihood.hpp"
 #include "soapgap/observation_rows.hpp"
 #include "soapgap/potential.hpp"
 #include "soapgap/sparse_selection.hpp"
@@ -48,6 +49,9 @@ struct FitOptions {
   // "scalapack" (rows kept, block-cyclic pdgeqrf: R distributed), or "auto" (the smaller
   // per-rank memory estimate, solver_memory()).
   std::string solver = "auto";
+  // When set (serial fits), also accumulates the statistics of the marginal likelihood
+  // (marginal_likelihood.hpp), whitened by the fit's K_mm factor when it returns.
+  LikelihoodStatistics* statistics = nullptr;
 };
 
 // Estimated peak bytes on rank 0 (the largest) of the two solve paths for N rows, M sparse points,

@@ -221,6 +221,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 struct Term {
   Options opts;
+  int gap = 0;  // index of the gap term this (species-expanded) term comes from
   int n_sparse = 0;
   SparseMethod method = SparseMethod::Random;
   double theta_fac = 0.0;
@@ -262,6 +263,7 @@ std::vector<Term> make_terms(const FitOptions& opt, const std::vector<int>& spec
                                                                      : std::vector<std::string>{o.str()};
     for (const auto& s : strs) {
       Term t;
+      t.gap = static_cast<int>(g);
       t.opts = Options::parse(s, ctx);
       t.n_sparse = t.opts.get_int({"n_sparse"}, 0);
       t.method = parse_sparse_method(t.opts.get_string({"sparse_method"}, "random"));
@@ -492,6 +494,24 @@ SolverMemory solver_memory(double N, double M, double P, double b) {
 }
 
 
+// The rows of frames [f_begin, f_end) (stacked in B, b) into the marginal-likelihood statistics,
+// each with its kind (energy, force, virial) and sigma.
+void add_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
+                    int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b, LikelihoodStatistics& st) {
+  std::vector<int> kind;
+  std::vector<double> sigma;
+  for (int f = f_begin; f < f_end; ++f) {
+    const FrameTargets& t = targets[f];
+    const long n = t.kinds().rows(frames[f].size());
+    for (long r = 0; r < n; ++r) {
+      const int k = r < (t.has_energy ? 1 : 0) ? 0 : r < t.kinds().virial_row(frames[f].size()) ? 1 : 2;
+      kind.push_back(k);
+      sigma.push_back(t.sigma[k]);
+    }
+  }
+  st.add(B, b, kind, sigma);
+}
+
 std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
                                                long total_rows, int block_rows, const Log& log, std::string& solver) {
   const int M = pot.n_sparse_total();
@@ -575,6 +595,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
         });
       serial_blas.reset();  // the fold below uses OpenBLAS' threads
       errors.rethrow();
+      if (opt.statistics) add_statistics(frames, targets, f_begin, f_end, B, b, *opt.statistics);
       const auto tf = Clock::now();
       rows_s += std::chrono::duration<double>(tf - tb).count();
       factor->add(std::move(B), std::move(b));
@@ -707,9 +728,16 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   comm.collectively([&] {
     if (comm.rank() == 0) pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
   });
+  if (opt.statistics) {
+    if (comm.distributed()) throw Error("fit: marginal-likelihood statistics are collected by serial fits only");
+    std::vector<int> term_of_column;
+    for (size_t c = 0; c < terms.size(); ++c) term_of_column.insert(term_of_column.end(), pot.coordinates[c].n_sparse(), terms[c].gap);
+    *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()));
+  }
   long total_rows = 0;
   TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
   solve_weights(std::move(qr), total_rows, comm, pot, log);
+  if (opt.statistics) opt.statistics->whiten(pot.L);
   pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
   log_peak_memory(comm, log);

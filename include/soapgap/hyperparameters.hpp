@@ -1,0 +1,19 @@
+// Hyperparameters by maximising the sparse GP's log marginal likelihood (marginal_likelihood.hpp):
+// a fit at the given hyperparameters collects the statistics, BFGS finds the signal scale δ of
+// every gap term and the noise σ of energies, forces and virials (default_sigma and every
+// config_type_sigma scaled together), and the model is refitted there.
+#pragma once
+#include "soapgap/fit.hpp"
+
+namespace soapgap {
+
+struct HyperparameterFit {
+  Potential model;      // fitted at the optimum
+  FitOptions options;   // the options with the optimised delta (gap strings) and sigmas
+  HyperOptimum optimum;
+  double refit_log_likelihood = 0.0;  // recomputed from the refit's own rows (a check of the optimum)
+};
+
+HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt);
+
+}  // namespace soapgap
