@@ -14,6 +14,7 @@
 #include "soapgap/error.hpp"
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
+#include "soapgap/hyperparameters.hpp"
 #include "soapgap/gap_xml.hpp"
 #include "soapgap/model_baseline.hpp"
 #include "soapgap/model_file.hpp"
@@ -49,6 +50,8 @@ const std::vector<OptionSpec> kSpec = {
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
     {"solver", true, "least-squares solve: tsqr (streaming QR, per-rank factors merged by a tree), scalapack (MPI build: "
                      "block-cyclic pdgeqrf, R distributed) or auto (smaller estimated memory per rank)", "auto"},
+    {"optimise-hypers", false, "choose delta of every gap term and the energy/force/virial sigmas by maximising the "
+                               "sparse GP's marginal likelihood (fits twice; the given values are the start)"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
     {"threads", true, "OpenMP threads"},
@@ -259,7 +262,9 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
     o.sparse_from = &*source;
   }
 
-  Potential pot = fit(frames, o);
+  if (a.has("optimise-hypers") && comm.distributed())
+    throw Error("--optimise-hypers runs on one rank; run without mpirun");
+  Potential pot = a.has("optimise-hypers") ? fit_with_optimised_hyperparameters(frames, o).model : fit(frames, o);
   std::vector<Structure>().swap(frames);  // the writer may need the memory (large models)
   std::ostringstream cmd;
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];

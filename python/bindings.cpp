@@ -16,6 +16,7 @@
 #include "soapgap/extxyz.hpp"
 #include "soapgap/fit.hpp"
 #include "soapgap/gap_xml.hpp"
+#include "soapgap/hyperparameters.hpp"
 #include "soapgap/model_baseline.hpp"
 #include "soapgap/model_file.hpp"
 #include "soapgap/potential.hpp"
@@ -186,6 +187,27 @@ NB_MODULE(_soapgap, m) {
         opt.sparse_from = sparse_from;
         nb::gil_scoped_release release;  // log callbacks re-acquire the GIL through nanobind
         return fit(frames, opt);
+      }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
+      .def_static("fit_optimising_hyperparameters", [](const std::vector<Structure>& frames, FitOptions opt,
+                                                        const Potential* sparse_from) {
+        opt.sparse_from = sparse_from;
+        HyperparameterFit r;
+        {
+          nb::gil_scoped_release release;
+          r = fit_with_optimised_hyperparameters(frames, opt);
+        }
+        nb::dict d;
+        d["model"] = std::move(r.model);
+        d["gap"] = r.options.gap;
+        d["default_sigma"] = std::vector<double>(r.options.default_sigma.begin(), r.options.default_sigma.end());
+        nb::dict cts;
+        for (const auto& [ct, s] : r.options.config_type_sigma) cts[ct.c_str()] = std::vector<double>(s.begin(), s.end());
+        d["config_type_sigma"] = cts;
+        d["log_likelihood"] = r.optimum.log_likelihood;
+        d["initial_log_likelihood"] = r.optimum.initial;
+        d["refit_log_likelihood"] = r.refit_log_likelihood;
+        d["iterations"] = r.optimum.iterations;
+        return d;
       }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
       .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
       .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },

@@ -50,7 +50,7 @@ struct FitOptions {
   // per-rank memory estimate, solver_memory()).
   std::string solver = "auto";
   // When set (serial fits), also accumulates the statistics of the marginal likelihood
-  // (marginal_likelihood.hpp), whitened by the fit's K_mm factor when it returns.
+  // (marginal_likelihood.hpp), with the fit's K_mm factor.
   LikelihoodStatistics* statistics = nullptr;
 };
 

@@ -2,15 +2,15 @@
 // as a function of one signal scale per gap term (δ_t → δ_t √a_t) and one noise scale per
 // observation kind (σ_k → σ_k √s_k for energies, forces, virials), with analytic gradients.
 //
-// One pass over the noise-weighted training rows A (those the fit folds into its QR) gives, per
-// kind k, G_k = A_kᵀA_k, h_k = A_kᵀb_k and c_k = |b_k|². Whitened by K_mm = L Lᵀ (B_k = L⁻¹G_kL⁻ᵀ,
-// b_k = L⁻¹h_k; L is block diagonal over terms, so the scales commute with it):
-//   B(θ) = D^½ (Σ_k B_k/s_k) D^½,  β(θ) = D^½ Σ_k b_k/s_k,  D = diag(a_t) over term t's columns,
-//   log p = −½ (Σ_k c_k/s_k − βᵀ(I+B)⁻¹β) − ½ (Σ_k n_k log s_k + log|I+B|) − ½ Σ_i log 2πλ_i,
-// from log|Q+Λ| = log|Λ| + log|I + L⁻¹K_mnΛ⁻¹K_nmL⁻ᵀ| (determinant lemma) and
-// yᵀ(Q+Λ)⁻¹y = yᵀΛ⁻¹y − hᵀ(K_mm + G)⁻¹h (Woodbury). An evaluation costs one Cholesky and one
-// inverse of the M x M matrix I + B (eigenvalues ≥ 1: well conditioned); nothing N x N is formed.
-// The kernel must be proportional to δ² (f0 = 0).
+// One pass over the noise-weighted training rows A, b (those the fit folds into its QR) folds the
+// rows of each kind k into a QR: A_k = Q_k R_k, q_k = Q_kᵀb_k, ρ_k = |b_k|² − |q_k|². With
+// D = diag(a_t) over term t's columns and K_mm(θ) = D^½ K_mm D^½ + jitter·I = L(θ)L(θ)ᵀ,
+//   yᵀ(Q+Λ)⁻¹y = min_α Σ_k |A_k D α − b_k|²/s_k + |L(θ)ᵀα|² (Woodbury) = Σ_k ρ_k/s_k + r²(θ),
+//   log|Q+Λ| = log|Λ(θ)| + log|R(θ)ᵀR(θ)| − log|K_mm(θ)| (determinant lemma),
+// where R(θ) and the residual r(θ) come from the QR of [R_k D/√s_k, q_k/√s_k (every k); L(θ)ᵀ, 0].
+// Square-root factors only: the normal matrices would square the condition number, and
+// yᵀΛ⁻¹y − hᵀ(K_mm+G)⁻¹h would cancel most of its digits when the fit is good. An evaluation costs one QR of a 4M x M stack and a
+// few M x M triangular solves; nothing N x N is formed. The kernel must be proportional to δ² (f0 = 0).
 #pragma once
 #include <array>
 #include <functional>
@@ -23,11 +23,13 @@ namespace soapgap {
 
 struct LikelihoodStatistics {
   static constexpr int kKinds = 3;  // energy, force, virial
-  std::array<Eigen::MatrixXd, kKinds> G;  // lower triangles while accumulating; whitened B_k after finish()
-  std::array<Eigen::VectorXd, kKinds> h;  // whitened b_k after finish()
-  std::array<double, kKinds> c{0, 0, 0};
+  std::array<Eigen::MatrixXd, kKinds> R;  // upper triangular factor of each kind's rows
+  std::array<Eigen::VectorXd, kKinds> q;  // Q_kᵀ b_k
+  std::array<double, kKinds> rho{0, 0, 0};  // |b_k|² − |q_k|²
   std::array<long, kKinds> n{0, 0, 0};
   double log_lambda = 0.0;      // Σ_i log λ_i at the initial hyperparameters
+  Eigen::MatrixXd Kmm;          // K_mm at the initial hyperparameters, without the jitter
+  double jitter = 0.0;          // added to K_mm's diagonal whatever the signal scale (as in the fit)
   std::vector<int> term_of_column;  // the gap term of each sparse point (column)
   int n_terms = 0;
 
@@ -36,7 +38,6 @@ struct LikelihoodStatistics {
   // Rows A (noise-weighted), targets b, the kind of each row (0, 1, 2) and its sigma.
   void add(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<const Eigen::VectorXd>& b,
            const std::vector<int>& kind, const std::vector<double>& sigma);
-  void whiten(const Eigen::MatrixXd& L);  // L: lower Cholesky factor of K_mm
   long rows() const { return n[0] + n[1] + n[2]; }
 };
 

@@ -13,6 +13,8 @@ class StreamingQR : public RowFactorizer {
  public:
   // R0: initial rows (e.g. Lᵀ of the prior, on one rank only); m: number of columns.
   StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& comm = serial_communicator());
+  // Continuing a factor (R0, Qᵀb so far): its residual is not carried over.
+  StreamingQR(const Eigen::MatrixXd& R0, int m, const Eigen::VectorXd& qtb0);
   void add(Eigen::MatrixXd B, Eigen::VectorXd b) override;
   // Collective: merges every rank's factor onto rank 0.
   TriangularFactor finish() override;

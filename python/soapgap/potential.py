@@ -34,7 +34,7 @@ class Potential:
     def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
             e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
             virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
-            sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False):
+            sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False, optimise_hypers=False):
         """Fit from an extxyz path or a list of ase.Atoms.
 
         gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
@@ -47,6 +47,10 @@ class Potential:
         "coulomb species={Na Cl} charges={1 -1}", "dispersion ...", "table ..."; docs/baselines.md),
         a model path (.json/.xml) or a Potential. The GAP is fitted to reference − baseline and
         the returned model contains the baselines and predicts the sum.
+        optimise_hypers: choose delta of every gap term and the energy, force and virial sigmas
+        (default_sigma and config_type_sigma scaled together) by maximising the sparse GP's log
+        marginal likelihood, starting from the values given; the model is fitted twice. The values
+        found and the likelihoods are in the returned model's `hyperparameters` dict.
         """
         from ase.data import atomic_numbers
 
@@ -81,7 +85,13 @@ class Potential:
                 o.add_baseline(str(b))
         if sparse_from is not None and not isinstance(sparse_from, Potential):
             sparse_from = Potential.load(sparse_from)
-        return cls(_soapgap.Potential.fit(frames, o, sparse_from._p if sparse_from is not None else None))
+        source = sparse_from._p if sparse_from is not None else None
+        if not optimise_hypers:
+            return cls(_soapgap.Potential.fit(frames, o, source))
+        r = _soapgap.Potential.fit_optimising_hyperparameters(frames, o, source)
+        pot = cls(r.pop("model"))
+        pot.hyperparameters = r
+        return pot
 
     @classmethod
     def from_baselines(cls, baselines):

@@ -737,7 +737,11 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   long total_rows = 0;
   TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
   solve_weights(std::move(qr), total_rows, comm, pot, log);
-  if (opt.statistics) opt.statistics->whiten(pot.L);
+  if (opt.statistics) {
+    opt.statistics->Kmm = pot.L * pot.L.transpose();
+    opt.statistics->Kmm.diagonal().array() -= opt.sparse_jitter;
+    opt.statistics->jitter = opt.sparse_jitter;
+  }
   pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
   log_peak_memory(comm, log);

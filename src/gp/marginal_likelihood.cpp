@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "soapgap/error.hpp"
+#include "soapgap/streaming_qr.hpp"
 
 namespace soapgap {
 
@@ -11,37 +12,30 @@ LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms)
     : term_of_column(std::move(columns)), n_terms(terms) {
   const Eigen::Index M = static_cast<Eigen::Index>(term_of_column.size());
   for (int k = 0; k < kKinds; ++k) {
-    G[k] = Eigen::MatrixXd::Zero(M, M);
-    h[k] = Eigen::VectorXd::Zero(M);
+    R[k] = Eigen::MatrixXd::Zero(M, M);
+    q[k] = Eigen::VectorXd::Zero(M);
   }
 }
 
 void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<const Eigen::VectorXd>& b,
                                const std::vector<int>& kind, const std::vector<double>& sigma) {
+  const int M = static_cast<int>(term_of_column.size());
   for (int k = 0; k < kKinds; ++k) {
     std::vector<Eigen::Index> rows;
+    // rows with no kernel entry (an isolated atom's energy, the forces on it) say nothing about the
+    // hyperparameters, and their zero targets would let the likelihood grow without bound as σ → 0
     for (size_t r = 0; r < kind.size(); ++r)
-      if (kind[r] == k) rows.push_back(static_cast<Eigen::Index>(r));
+      if (kind[r] == k && A.row(static_cast<Eigen::Index>(r)).cwiseAbs().maxCoeff() > 0)
+        rows.push_back(static_cast<Eigen::Index>(r));
     if (rows.empty()) continue;
-    const Eigen::MatrixXd Ak = A(rows, Eigen::all);
-    const Eigen::VectorXd bk = b(rows);
-    G[k].selfadjointView<Eigen::Lower>().rankUpdate(Ak.transpose());
-    h[k] += Ak.transpose() * bk;
-    c[k] += bk.squaredNorm();
     n[k] += static_cast<long>(rows.size());
     for (Eigen::Index r : rows) log_lambda += 2.0 * std::log(sigma[r]);
-  }
-}
-
-void LikelihoodStatistics::whiten(const Eigen::MatrixXd& L) {
-  const auto lower = L.triangularView<Eigen::Lower>();
-  for (int k = 0; k < kKinds; ++k) {
-    Eigen::MatrixXd g = G[k].selfadjointView<Eigen::Lower>();
-    lower.solveInPlace(g);                                 // L⁻¹ G
-    g.transposeInPlace();
-    lower.solveInPlace(g);                                 // L⁻¹ (L⁻¹G)ᵀ = L⁻¹ G L⁻ᵀ
-    G[k] = 0.5 * (g + g.transpose());
-    lower.solveInPlace(h[k]);
+    StreamingQR qr(R[k], M, q[k]);  // fold the rows into this kind's factor
+    qr.add(A(rows, Eigen::all), b(rows));
+    TriangularFactor f = qr.finish();
+    R[k] = std::move(f.R);
+    q[k] = std::move(f.qtb);
+    rho[k] += f.residual2;
   }
 }
 
@@ -49,43 +43,60 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
   const int T = st.n_terms, K = LikelihoodStatistics::kKinds;
   const Eigen::Index M = static_cast<Eigen::Index>(st.term_of_column.size());
   if (theta.size() != T + K) throw Error("marginal likelihood: expected " + std::to_string(T + K) + " hyperparameters");
-  Eigen::VectorXd sqrt_a(M);  // D^½ per column
-  for (Eigen::Index m = 0; m < M; ++m) sqrt_a[m] = std::exp(0.5 * theta[st.term_of_column[m]]);
-  Eigen::MatrixXd Bsum = Eigen::MatrixXd::Zero(M, M);
-  Eigen::VectorXd bsum = Eigen::VectorXd::Zero(M);
-  double c = 0.0, logdet_lambda = st.log_lambda;
-  for (int k = 0; k < K; ++k) {
-    if (st.n[k] == 0) continue;
+  Eigen::VectorXd a(M);  // D per column
+  for (Eigen::Index m = 0; m < M; ++m) a[m] = std::exp(theta[st.term_of_column[m]]);
+  const Eigen::VectorXd sqrt_a = a.cwiseSqrt();
+  // stack [R_k D/√s_k, q_k/√s_k; L(θ)ᵀ, 0] and factor it
+  std::vector<int> kinds;
+  for (int k = 0; k < K; ++k)
+    if (st.n[k] > 0) kinds.push_back(k);
+  const Eigen::Index nk = static_cast<Eigen::Index>(kinds.size());
+  Eigen::MatrixXd stack = Eigen::MatrixXd::Zero((nk + 1) * M, M + 1);
+  double rho = 0.0, logdet_lambda = st.log_lambda;
+  for (Eigen::Index j = 0; j < nk; ++j) {
+    const int k = kinds[j];
     const double s = std::exp(theta[T + k]);
-    Bsum += st.G[k] / s;
-    bsum += st.h[k] / s;
-    c += st.c[k] / s;
+    stack.block(j * M, 0, M, M) = st.R[k] * a.asDiagonal() / std::sqrt(s);
+    stack.block(j * M, M, M, 1) = st.q[k] / std::sqrt(s);
+    rho += st.rho[k] / s;
     logdet_lambda += st.n[k] * theta[T + k];
   }
-  Eigen::MatrixXd A = sqrt_a.asDiagonal() * Bsum * sqrt_a.asDiagonal();  // B(θ)
-  const Eigen::VectorXd beta_rhs = sqrt_a.asDiagonal() * bsum;
-  A.diagonal().array() += 1.0;
-  const Eigen::LLT<Eigen::MatrixXd> llt(A);
-  if (llt.info() != Eigen::Success) throw Error("marginal likelihood: I + B is not positive definite (non-finite statistics?)");
-  const Eigen::VectorXd beta = llt.solve(beta_rhs);
-  const double logdet_A = 2.0 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
+  Eigen::MatrixXd Kth = sqrt_a.asDiagonal() * st.Kmm * sqrt_a.asDiagonal();
+  Kth.diagonal().array() += st.jitter;
+  const Eigen::LLT<Eigen::MatrixXd> kmm(Kth);
+  if (kmm.info() != Eigen::Success) throw Error("marginal likelihood: K_mm is not positive definite; increase sparse_jitter");
+  const Eigen::MatrixXd Lth = kmm.matrixL();  // K_mm(θ) = L(θ)L(θ)ᵀ
+  stack.block(nk * M, 0, M, M) = Lth.transpose();
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(stack);
+  const Eigen::MatrixXd Raug = qr.matrixQR().topRows(M + 1).triangularView<Eigen::Upper>();
+  const Eigen::MatrixXd Rth = Raug.topLeftCorner(M, M);
+  const auto R = Rth.triangularView<Eigen::Upper>();
+  const double r2 = Raug(M, M) * Raug(M, M);  // residual of the stacked least squares
+  const double logdet_A = 2.0 * Rth.diagonal().cwiseAbs().array().log().sum();
+  const double logdet_Kmm = 2.0 * Lth.diagonal().array().log().sum();
   const double N = static_cast<double>(st.rows());
-  const double value = -0.5 * (c - beta_rhs.dot(beta)) - 0.5 * (logdet_lambda + logdet_A) - 0.5 * N * std::log(2 * M_PI);
+  const double value = -0.5 * (rho + r2) - 0.5 * (logdet_lambda + logdet_A - logdet_Kmm) - 0.5 * N * std::log(2 * M_PI);
   if (gradient) {
     gradient->setZero(T + K);
-    const Eigen::MatrixXd Phi = llt.solve(Eigen::MatrixXd::Identity(M, M));  // (I + B)⁻¹
-    // ∂/∂log a_t = ½|P_t β|² − ½(M_t − tr P_t Φ)
+    const Eigen::VectorXd alpha = R.solve(Raug.col(M).head(M));  // the weights at θ
+    const Eigen::VectorXd beta = Lth.transpose() * alpha;         // whitened: L(θ)ᵀα
+    const Eigen::MatrixXd Y = R.transpose().solve(Lth);           // R⁻ᵀL(θ): (I+B)⁻¹ = YᵀY
+    // ∂/∂log a_t = ½ Σ_{m∈t} (β_m² + j α_m²) − ½ Σ_{m∈t} (1 − [(I+B)⁻¹]_mm − j Σ_mm + j [K_mm(θ)⁻¹]_mm):
+    // ∂K_mm(θ)/∂log a_t is its block t without the jitter j, Σ = (K_mm + G)⁻¹ = R⁻¹R⁻ᵀ
+    const Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(M, M));
+    const Eigen::MatrixXd Linv = Lth.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd::Identity(M, M));
+    const double j = st.jitter;
     for (Eigen::Index m = 0; m < M; ++m)
-      (*gradient)[st.term_of_column[m]] += 0.5 * beta[m] * beta[m] - 0.5 * (1.0 - Phi(m, m));
-    // ∂/∂log s_k = ½c_k/s_k − βᵀb̂_k + ½βᵀB̂_kβ − ½n_k + ½ tr(Φ B̂_k),  B̂_k = D^½B_kD^½/s_k, b̂_k = D^½b_k/s_k
-    const Eigen::VectorXd db = sqrt_a.asDiagonal() * beta;  // D^½ β
-    const Eigen::MatrixXd Phi_s = sqrt_a.asDiagonal() * Phi * sqrt_a.asDiagonal();
-    for (int k = 0; k < K; ++k) {
-      if (st.n[k] == 0) continue;
+      (*gradient)[st.term_of_column[m]] += 0.5 * (beta[m] * beta[m] + j * alpha[m] * alpha[m]) -
+                                           0.5 * (1.0 - Y.col(m).squaredNorm() - j * Rinv.row(m).squaredNorm() +
+                                                  j * Linv.col(m).squaredNorm());
+    // ∂/∂log s_k = ½|A_k D α − b_k|²/s_k − ½n_k + ½|R_k D R⁻¹|²_F/s_k,  |A_kDα − b_k|² = |R_kDα − q_k|² + ρ_k
+    const Eigen::VectorXd Da = a.cwiseProduct(alpha);
+    for (int k : kinds) {
       const double s = std::exp(theta[T + k]);
-      const double quad = db.dot(st.G[k] * db) / s;
-      const double trace = (Phi_s.array() * st.G[k].array()).sum() / s;
-      (*gradient)[T + k] = 0.5 * st.c[k] / s - db.dot(st.h[k]) / s + 0.5 * quad - 0.5 * st.n[k] + 0.5 * trace;
+      const Eigen::MatrixXd X = R.transpose().solve((st.R[k] * a.asDiagonal()).transpose());  // (R_k D R⁻¹)ᵀ
+      const double misfit = (st.R[k] * Da - st.q[k]).squaredNorm() + st.rho[k];
+      (*gradient)[T + k] = 0.5 * misfit / s - 0.5 * st.n[k] + 0.5 * X.squaredNorm() / s;
     }
   }
   return value;
@@ -124,12 +135,18 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
     if (longest > 2.0) p *= 2.0 / longest;
     double step = 1.0, f_new = 0.0;
     Eigen::VectorXd x_new, g_new(P);
-    for (int ls = 0;; ++ls) {
+    bool improved = false;
+    for (int ls = 0; ls <= 40 && !improved; ++ls, step *= 0.5) {
       x_new = x + step * p;
       f_new = evaluate(x_new, g_new);
-      if (std::isfinite(f_new) && f_new <= f + 1e-4 * step * g.dot(p)) break;
-      if (ls == 40) throw Error("marginal likelihood: the line search failed (no increase along the search direction)");
-      step *= 0.5;
+      improved = std::isfinite(f_new) && f_new <= f + 1e-4 * step * g.dot(p);
+    }
+    if (!improved) {
+      // no step improves log p: at its round-off floor if the gradient is small on the scale of
+      // log p itself (hyperparameters then move by far less than their uncertainty)
+      if (g.cwiseAbs().maxCoeff() < 1e-4 * std::max(1.0, std::abs(f))) break;
+      throw Error("marginal likelihood: the line search failed (no increase along the search direction, gradient " +
+                  std::to_string(g.cwiseAbs().maxCoeff()) + ")");
     }
     const Eigen::VectorXd s = x_new - x, y = g_new - g;
     const double sy = s.dot(y);

@@ -21,6 +21,10 @@ StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& c
   if (R_.size() == 0) R_ = Eigen::MatrixXd::Zero(m, m);
 }
 
+StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Eigen::VectorXd& qtb0) : StreamingQR(R0, m) {
+  if (qtb0.size() == m) qtb_ = qtb0;
+}
+
 void StreamingQR::add(Eigen::MatrixXd B, Eigen::VectorXd b) {
   const int nb = static_cast<int>(B.rows());
   if (nb == 0) return;

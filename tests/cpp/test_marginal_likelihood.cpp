@@ -13,6 +13,7 @@ struct Problem {
   Eigen::MatrixXd Knm, Kmm;  // at θ = 0
   Eigen::VectorXd y, sigma;
   std::vector<int> kind, term{0, 0, 0, 0, 1, 1, 1};
+  double jitter = 0.05;  // large, so that its not scaling with δ is tested
 };
 
 Problem make_problem() {
@@ -39,7 +40,8 @@ LikelihoodStatistics statistics(const Problem& p) {
   // in two blocks, as the fit adds them
   st.add(A.topRows(11), b.head(11), std::vector<int>(p.kind.begin(), p.kind.begin() + 11), std::vector<double>(sig.begin(), sig.begin() + 11));
   st.add(A.bottomRows(14), b.tail(14), std::vector<int>(p.kind.begin() + 11, p.kind.end()), std::vector<double>(sig.begin() + 11, sig.end()));
-  st.whiten(Eigen::LLT<Eigen::MatrixXd>(p.Kmm).matrixL());
+  st.Kmm = p.Kmm;
+  st.jitter = p.jitter;
   return st;
 }
 
@@ -49,7 +51,8 @@ double dense(const Problem& p, const Eigen::VectorXd& th) {
   Eigen::VectorXd d(M);
   for (int m = 0; m < M; ++m) d[m] = std::exp(th[p.term[m]]);
   const Eigen::MatrixXd Knm = p.Knm * d.asDiagonal();
-  const Eigen::MatrixXd Kmm = d.cwiseSqrt().asDiagonal() * p.Kmm * d.cwiseSqrt().asDiagonal();
+  Eigen::MatrixXd Kmm = d.cwiseSqrt().asDiagonal() * p.Kmm * d.cwiseSqrt().asDiagonal();
+  Kmm.diagonal().array() += p.jitter;
   Eigen::MatrixXd C = Knm * Kmm.ldlt().solve(Knm.transpose());
   for (int i = 0; i < N; ++i) C(i, i) += std::exp(th[2 + p.kind[i]]) * p.sigma[i] * p.sigma[i];
   const Eigen::LLT<Eigen::MatrixXd> llt(C);
