@@ -137,22 +137,42 @@ def _plot_sigma(d, outdir):
 
 
 def _uncertainty(st):
+    g = st['gaussian']
     lines = ['## Uncertainty (held-out frames)', '',
              f"{st['n_frames']} frames, {st['n_atoms']} atoms. Median predicted σ "
              f"{st['median_sigma_meV_atom']:.3g} meV/atom, "
              f"median |error| {st['median_abs_error_meV_atom']:.3g} meV/atom.", '',
              f"* Spearman ρ(σ, |error|), energy per atom per frame: **{_num(st['spearman_frame'], 3)}**",
              f"* Spearman ρ(local σ, |ΔF_i|), per atom (proxy; no local reference energies): "
-             f"{_num(st['spearman_atom_force_proxy'], 3)}", '',
-             '| k | \\|error\\| ≤ kσ (GP σ) | ≤ kσ_pred (σ with fit noise) | ≤ k·s·σ_pred (calibrated, odd frames) '
-             '| Gaussian expectation |', '|---|---|---|---|---|']
+             f"{_num(st['spearman_atom_force_proxy'], 3)}"]
+    if 'force_coverage' in st:
+        lines += [f"* Spearman ρ(|σ_F,i|, |ΔF_i|), per atom: **{_num(st['spearman_atom_force'], 3)}**; "
+                  f"per frame (mean σ_F vs force RMSE): **{_num(st['spearman_frame_force'], 3)}**",
+                  f"* median force σ {_num(st['median_force_sigma'], 3)} eV/Å, median |ΔF component| "
+                  f"{_num(st['median_abs_force_error'], 3)} eV/Å"]
+    lines += ['', '| k | energy: \\|error\\| ≤ kσ (GP σ) | ≤ kσ_pred (σ with fit noise) | ≤ k·s·σ_pred (scaled, odd frames) '
+              '| forces: ≤ kσ | ≤ kσ_pred | Gaussian |', '|---|---|---|---|---|---|---|']
     cp, cc = st.get('coverage_predictive', {}), st.get('coverage_calibrated', {})
-    lines += [f"| {k} | {st['coverage'][k]:.3f} | {_num(cp.get(k), 3)} | {_num(cc.get(k), 3)} | {st['gaussian'][k]:.3f} |"
-              for k in st['coverage']]
-    return lines + ['', f"σ_pred adds the fit's energy noise ({_num(st.get('noise_sigma_E_per_atom'), 3)} eV/atom "
-                        f"per √N); the calibration scale s = {_num(st.get('calibration_scale'), 3)} is fitted on the "
-                        "even frames. Coverage well below the Gaussian value means σ is over-confident; well above, "
-                        "under-confident."]
+    fc, fp = st.get('force_coverage', {}), st.get('force_coverage_predictive', {})
+    lines += [f"| {k} | {st['coverage'][k]:.3f} | {_num(cp.get(k), 3)} | {_num(cc.get(k), 3)} | {_num(fc.get(k), 3)} "
+              f"| {_num(fp.get(k), 3)} | {g[k]:.3f} |" for k in st['coverage']]
+    return lines + ['', f"σ_pred adds the fit's noise (energy {_num(st.get('noise_sigma_E_per_atom'), 3)} eV/atom per √N, "
+                        f"force {_num(st.get('noise_sigma_F'), 3)} eV/Å); the scale s = {_num(st.get('calibration_scale'), 3)} "
+                        "is fitted on the even frames. Coverage well below the Gaussian value means σ is over-confident; "
+                        "well above, under-confident. With hyperparameters from the marginal likelihood "
+                        "(`fit --optimise-hypers`) no scale should be needed."]
+
+
+def _plot_calibration(st, outdir):
+    fig, ax = plt.subplots(figsize=(4, 4))
+    for key, label in (('calibration_energy', 'energies'), ('calibration_force', 'force components')):
+        if key in st:
+            ax.plot(st[key]['expected'], st[key]['observed'], 'o-', ms=3, label=label)
+    ax.plot([0, 1], [0, 1], 'k', lw=0.7)
+    ax.set(xlabel='expected fraction inside the interval', ylabel='observed fraction',
+           title='calibration of σ_pred (held-out)', xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=7)
+    return _save(fig, outdir, 'calibration.png')
 
 
 def write_report(results, outdir, title='soapgap validation report', overwrite=False):
@@ -179,7 +199,8 @@ def write_report(results, outdir, title='soapgap validation report', overwrite=F
                          ('stacking_fault', 'Generalised stacking-fault energy', _plot_gsfe),
                          ('vacancy_migration', 'Vacancy migration path', _plot_neb),
                          ('uncertainty', 'Held-out parity', _plot_parity),
-                         ('uncertainty', 'Predicted σ vs actual error', _plot_sigma)):
+                         ('uncertainty', 'Predicted σ vs actual error', _plot_sigma),
+                         ('uncertainty', 'Calibration of the predicted σ', lambda d, o: _plot_calibration(unc['stats'], o))):
         data = results.get(sec, {}).get('data')
         if data:
             try:

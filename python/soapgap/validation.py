@@ -354,62 +354,93 @@ def _reference(frame):
     return frame.get_potential_energy(), frame.get_forces()
 
 
-def uncertainty_quality(potential, frames, ks=(1, 2, 3)):
-    """Is the predicted std informative on held-out frames?
+def _noise(potential):
+    """The fit's noise model from the model's metadata: (sigma_E, sigma_F, sigma_per_atom); zeros
+    for models without one (GAP XML read from gap_fit)."""
+    try:
+        meta = potential._p.metadata
+        sig = [float(x) for x in meta['default_sigma'].split()]
+        return sig[0], sig[1], meta.get('sigma_per_atom', 'T') == 'T'
+    except (AttributeError, KeyError, ValueError, IndexError):
+        return 0.0, 0.0, True
 
-    Per frame: sigma = energy_std / N vs |E_pred - E_ref| / N -> Spearman rank correlation and
-    coverage P(|err| <= k sigma) next to the Gaussian expectation erf(k/sqrt 2).
-    Per atom there is no reference local energy (not an observable), so only a proxy is given:
-    Spearman of the local-energy std vs the force-error norm |dF_i| (no coverage: units differ).
-    Parity data (energies per atom, force components) are returned for plots.
 
-    Two further views, because the GP std is that of the noise-free local energies:
-    * predictive: sigma_pred = sqrt(sigma^2 + sigma_noise^2) with the fit's energy noise
-      (default_sigma E per atom, so sigma_E/sqrt(N) per atom for a frame of N atoms);
-    * calibrated: one scale factor s = sqrt(mean((err/sigma_pred)^2)) fitted on the even frames
-      (Musil et al., JCTC 15, 906 (2019) use the same idea), coverage measured on the odd ones."""
+def calibration_curve(z, levels=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):
+    """Observed fraction of |z| inside the central interval that holds `level` of a unit Gaussian,
+    for each level: a calibrated σ gives observed = expected."""
+    from scipy.stats import norm
+    z = np.abs(np.asarray(z))
+    return {'expected': list(levels), 'observed': [float(np.mean(z <= norm.ppf(0.5 + p / 2))) for p in levels]}
+
+
+def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
+    """Is the predicted std informative and calibrated on held-out frames?
+
+    GP σ is that of the noise-free prediction; the error against a reference also holds what the
+    fit treats as noise, so the predictive σ_pred = sqrt(σ² + σ_noise²) uses the fit's own
+    default_sigma (energy: σ_E·sqrt(N) for a frame of N atoms with per-atom sigmas; force: σ_F).
+    Energies, per frame: coverage P(|err| ≤ kσ) of GP σ, of σ_pred, and of σ_pred times one scale
+    fitted on the even frames (measured on the odd ones; Musil et al., JCTC 15, 906 (2019)), next to
+    the Gaussian erf(k/√2); Spearman ρ(σ, |err|). Forces (forces=True: the force σ costs about a
+    training frame's kernel rows): coverage per component, Spearman per atom (|σ_F,i| vs |ΔF_i|) and
+    per frame (mean σ_F vs force RMSE). Calibration curves (expected vs observed quantiles) for
+    σ_pred. Parity data are returned for plots."""
     from scipy.stats import spearmanr
-    n, e_ref, e_pred, e_std, f_ref, f_pred, loc_std, ct = ([] for _ in range(8))
+    n, e_ref, e_pred, e_std, ct = ([] for _ in range(5))
+    f_ref, f_pred, f_std, loc_std, f_frame = ([] for _ in range(5))
     for fr in frames:
         e, f = _reference(fr)
-        p = potential.predict(fr, forces=True, std=True, total_std=True)
+        p = potential.predict(fr, forces=True, std=True, total_std=True, force_std=forces)
         n.append(len(fr)); e_ref.append(e); e_pred.append(p['energy']); e_std.append(p['energy_std'])
         ct.append(fr.info.get('config_type', ''))
         if f is not None:
             f_ref.append(np.asarray(f)); f_pred.append(p['forces']); loc_std.append(p['energies_std'])
+            if forces:
+                f_std.append(p['forces_std'])
+                f_frame.append((np.sqrt(np.mean((p['forces'] - np.asarray(f)) ** 2)), np.mean(p['forces_std'])))
     if not f_ref:
         raise ValueError('uncertainty_quality: the held-out frames carry no reference forces')
+    sig_e, sig_f, per_atom = _noise(potential)
     n = np.array(n)
     e_ref, e_pred, sigma = np.array(e_ref) / n, np.array(e_pred) / n, np.array(e_std) / n
     err = np.abs(e_pred - e_ref)
     f_ref, f_pred = np.vstack(f_ref), np.vstack(f_pred)
     df, loc_std = np.linalg.norm(f_pred - f_ref, axis=1), np.concatenate(loc_std)
-    try:
-        meta = potential._p.metadata
-        sigma_e = float(meta['default_sigma'].split()[0])
-        per_atom = meta.get('sigma_per_atom', 'T') == 'T'
-    except (AttributeError, KeyError, ValueError, IndexError):
-        sigma_e, per_atom = 0.0, True  # e.g. models read from GAP XML: no noise model stored
     # noise of the energy per atom: sigma_E*sqrt(N)/N with per-atom sigmas, sigma_E/N otherwise
-    sigma_pred = np.sqrt(sigma ** 2 + sigma_e ** 2 / (n if per_atom else n ** 2))
+    sigma_pred = np.sqrt(sigma ** 2 + sig_e ** 2 / (n if per_atom else n ** 2))
     cal, ev = np.arange(len(n)) % 2 == 0, np.arange(len(n)) % 2 == 1
     scale = float(np.sqrt(np.mean((err[cal] / sigma_pred[cal]) ** 2))) if cal.any() else float('nan')
+    cover = lambda z: {str(k): float(np.mean(np.abs(z) <= k)) for k in ks}
+    stats = {'n_frames': len(n), 'n_atoms': int(n.sum()),
+             'spearman_frame': spearmanr(sigma, err).statistic,
+             'coverage': cover(err / sigma),
+             'coverage_predictive': cover(err / sigma_pred),
+             'calibration_scale': scale,
+             'coverage_calibrated': cover(err[ev] / (scale * sigma_pred[ev])) if ev.any() else {},
+             'calibration_energy': calibration_curve(err / sigma_pred),
+             'noise_sigma_E_per_atom': sig_e, 'noise_sigma_F': sig_f,
+             'gaussian': {str(k): math.erf(k / math.sqrt(2)) for k in ks},
+             'spearman_atom_force_proxy': spearmanr(loc_std, df).statistic,
+             'median_sigma_meV_atom': 1e3 * np.median(sigma),
+             'median_abs_error_meV_atom': 1e3 * np.median(err)}
+    data = {'energy_ref': e_ref, 'energy_pred': e_pred, 'sigma': sigma, 'abs_error': err,
+            'config_type': ct, 'force_ref': f_ref.ravel(), 'force_pred': f_pred.ravel()}
+    if forces:
+        f_std = np.vstack(f_std)
+        f_err = (f_pred - f_ref).ravel()
+        f_pred_sd = np.sqrt(f_std.ravel() ** 2 + sig_f ** 2)
+        frame_rmse, frame_sd = np.array(f_frame).T
+        stats.update({'force_coverage': cover(f_err / f_std.ravel()),
+                      'force_coverage_predictive': cover(f_err / f_pred_sd),
+                      'calibration_force': calibration_curve(f_err / f_pred_sd),
+                      'spearman_atom_force': spearmanr(np.linalg.norm(f_std, axis=1), df).statistic,
+                      'spearman_frame_force': spearmanr(frame_sd, frame_rmse).statistic,
+                      'median_force_sigma': float(np.median(f_std)),
+                      'median_abs_force_error': float(np.median(np.abs(f_err)))})
+        data['force_sigma'] = f_std.ravel()
     return {'values': {'held-out E RMSE': _err_only(1e3 * np.sqrt(np.mean(err ** 2)), 'meV/atom'),
                        'held-out F RMSE': _err_only(np.sqrt(np.mean((f_pred - f_ref) ** 2)), 'eV/Å')},
-            'stats': {'n_frames': len(n), 'n_atoms': int(n.sum()),
-                      'spearman_frame': spearmanr(sigma, err).statistic,
-                      'coverage': {str(k): float(np.mean(err <= k * sigma)) for k in ks},
-                      'coverage_predictive': {str(k): float(np.mean(err <= k * sigma_pred)) for k in ks},
-                      'calibration_scale': scale,
-                      'coverage_calibrated': {str(k): float(np.mean(err[ev] <= k * scale * sigma_pred[ev]))
-                                              for k in ks} if ev.any() else {},
-                      'noise_sigma_E_per_atom': sigma_e,
-                      'gaussian': {str(k): math.erf(k / math.sqrt(2)) for k in ks},
-                      'spearman_atom_force_proxy': spearmanr(loc_std, df).statistic,
-                      'median_sigma_meV_atom': 1e3 * np.median(sigma),
-                      'median_abs_error_meV_atom': 1e3 * np.median(err)},
-            'data': {'energy_ref': e_ref, 'energy_pred': e_pred, 'sigma': sigma, 'abs_error': err,
-                     'config_type': ct, 'force_ref': f_ref.ravel(), 'force_pred': f_pred.ravel()}}
+            'stats': stats, 'data': data}
 
 
 # ----------------------------------------------------------------------------- driver

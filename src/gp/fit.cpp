@@ -432,7 +432,8 @@ void choose_sparse_points(const std::vector<Structure>& frames, FrameShare share
 
 // L with K_mm + jitter I = L Lᵀ (block diagonal over terms). K_mm itself is not kept, so peak
 // memory counts L only.
-Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
+// K_mm between the sparse points (block diagonal over terms), without jitter.
+Eigen::MatrixXd sparse_covariance(const Potential& pot) {
   const int M = pot.n_sparse_total();
   Eigen::MatrixXd Kmm = Eigen::MatrixXd::Zero(M, M);
   int m0 = 0;
@@ -443,6 +444,11 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
     Kmm.block(m0, m0, co.n_sparse(), co.n_sparse()) = K;
     m0 += co.n_sparse();
   }
+  return Kmm;
+}
+
+Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
+  Eigen::MatrixXd Kmm = sparse_covariance(pot);
   Kmm.diagonal().array() += jitter;
   Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
   if (llt.info() != Eigen::Success)
@@ -738,8 +744,10 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
   solve_weights(std::move(qr), total_rows, comm, pot, log);
   if (opt.statistics) {
-    opt.statistics->Kmm = pot.L * pot.L.transpose();
-    opt.statistics->Kmm.diagonal().array() -= opt.sparse_jitter;
+    // K_mm without its round-off negative eigenvalues: scaled by a large δ², they would outgrow the
+    // jitter and end the search for the likelihood's maximum before it is reached
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(sparse_covariance(pot));
+    opt.statistics->Kmm = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).asDiagonal() * eig.eigenvectors().transpose();
     opt.statistics->jitter = opt.sparse_jitter;
   }
   pot.baselines = opt.baselines;

@@ -1,6 +1,7 @@
 #include "soapgap/marginal_likelihood.hpp"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "soapgap/error.hpp"
@@ -109,7 +110,13 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
   for (int k = 0; k < LikelihoodStatistics::kKinds; ++k)
     if (st.n[k] == 0) free[st.n_terms + k] = 0.0;
   auto evaluate = [&](const Eigen::VectorXd& x, Eigen::VectorXd& g) {
-    const double v = log_marginal_likelihood(st, x, &g);
+    double v = 0.0;
+    try {
+      v = log_marginal_likelihood(st, x, &g);
+    } catch (const Error&) {  // K_mm(θ) lost definiteness far from the start: the line search backs off
+      g.setZero(P);
+      return std::numeric_limits<double>::infinity();
+    }
     g = -g.cwiseProduct(free);
     return -v;  // minimise −log p
   };
@@ -145,8 +152,16 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
       // no step improves log p: at its round-off floor if the gradient is small on the scale of
       // log p itself (hyperparameters then move by far less than their uncertainty)
       if (g.cwiseAbs().maxCoeff() < 1e-4 * std::max(1.0, std::abs(f))) break;
-      throw Error("marginal likelihood: the line search failed (no increase along the search direction, gradient " +
-                  std::to_string(g.cwiseAbs().maxCoeff()) + ")");
+      std::ostringstream m;
+      m.precision(4);
+      m << "marginal likelihood: the line search failed at |gradient| " << g.cwiseAbs().maxCoeff()
+        << " with delta scaled by";
+      for (int t = 0; t < st.n_terms; ++t) m << " " << std::exp(0.5 * x[t]);
+      m << " and sigmas by";
+      for (int k = 0; k < LikelihoodStatistics::kKinds; ++k) m << " " << std::exp(0.5 * x[st.n_terms + k]);
+      m << ". If a delta grows without bound the data are not centred (choose e0, e.g. e0_method=average) or "
+           "K_mm + sparse_jitter limits it (increase sparse_jitter)";
+      throw Error(m.str());
     }
     const Eigen::VectorXd s = x_new - x, y = g_new - g;
     const double sy = s.dot(y);
