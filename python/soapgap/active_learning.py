@@ -129,10 +129,22 @@ def default_md_cells(frames, lattice=None):
     return {'bulk': perfect, 'vacancy': vac}
 
 
-def _run_md(pot, atoms, temperature, steps, interval, rng, max_force, min_distance, max_sigma=None):
-    """Model MD; returns (snapshots, reason) where each snapshot is (step, atoms, per-atom std)
-    and reason is None or why the run stopped early. A stopped run ends with the last sane
-    configuration, marked by a negative step."""
+SELECT_BY = {'energy_sigma': 'max_std', 'force_sigma': 'max_force_std'}
+
+
+def _uncertainty(pot, atoms, forces):
+    """Per-atom local-energy std and, with forces, the norm of each atom's force std."""
+    r = pot.predict(atoms, forces=forces, std=True, total_std=False, force_std=forces)
+    fstd = np.linalg.norm(r['forces_std'], axis=1) if forces else None
+    return np.asarray(r['energies_std']), fstd
+
+
+def _run_md(pot, atoms, temperature, steps, interval, rng, max_force, min_distance, max_sigma=None,
+            select_by='energy_sigma'):
+    """Model MD; returns (snapshots, reason) where each snapshot is (step, atoms, per-atom energy
+    std, per-atom force std or None) and reason is None or why the run stopped early. A stopped
+    run ends with the last sane configuration, marked by a negative step. max_sigma applies to
+    the selection quantity (eV for energy_sigma, eV/Å for force_sigma)."""
     from matscipy.neighbours import neighbour_list
     atoms = atoms.copy()
     atoms.calc = pot.calculator()           # no std during dynamics: only needed at snapshots
@@ -167,8 +179,8 @@ def _run_md(pot, atoms, temperature, steps, interval, rng, max_force, min_distan
                 raise _BadMD('isolated atom')
             if d.min() < min_distance:
                 raise _BadMD(f'distance {d.min():.2f} Å < {min_distance:.2f} Å')
-            std = pot.predict(atoms, forces=False, std=True, total_std=False)['energies_std']
-            if not np.all(np.isfinite(std)):
+            std, fstd = _uncertainty(pot, atoms, select_by == 'force_sigma')
+            if not np.all(np.isfinite(std)) or (fstd is not None and not np.all(np.isfinite(fstd))):
                 raise _BadMD('NaN in predicted std')
         except (_BadMD, soapgap.SoapgapError, FloatingPointError) as e:
             reason = f'step {dyn.nsteps}: {e}'
@@ -177,16 +189,17 @@ def _run_md(pot, atoms, temperature, steps, interval, rng, max_force, min_distan
             atoms.positions = last_ok[0]
             try:
                 d = neighbour_list('d', atoms, pot.cutoff)
-                std = pot.predict(atoms, forces=False, std=True, total_std=False)['energies_std']
+                std, fstd = _uncertainty(pot, atoms, select_by == 'force_sigma')
                 if len(d) and d.min() >= min_distance and np.all(np.isfinite(std)):
-                    snaps.append((-dyn.nsteps, _snapshot(atoms), np.asarray(std)))
+                    snaps.append((-dyn.nsteps, _snapshot(atoms), std, fstd))
             except soapgap.SoapgapError:
                 pass
             break
-        snaps.append((k * interval, _snapshot(atoms), np.asarray(std)))
-        if max_sigma is not None and std.max() > max_sigma:   # deep extrapolation: keep this
-            reason = f'step {k * interval}: max σ {1e3 * std.max():.0f} meV > max_sigma'  # one, the
-            break                                              # trajectory beyond is meaningless
+        snaps.append((k * interval, _snapshot(atoms), std, fstd))
+        worst = (fstd if fstd is not None else std).max()
+        if max_sigma is not None and worst > max_sigma:   # deep extrapolation: keep this one,
+            reason = f'step {k * interval}: max σ {worst:.3g} > max_sigma'  # the trajectory
+            break                                          # beyond is meaningless
     return snaps, reason
 
 
@@ -198,14 +211,14 @@ def _snapshot(atoms):
     return snap
 
 
-def _select(cands, n_select, sigma_threshold, min_separation):
+def _select(cands, n_select, sigma_threshold, min_separation, key='max_std'):
     """Configurations where a run failed (negative step) first, then greedy by decreasing
-    max std; skip snapshots within ``min_separation`` MD steps of an
-    already chosen one from the same run (consecutive snapshots are nearly the same
-    configuration and would waste reference calls)."""
+    max std (``key``: of the local energies or of the forces); skip snapshots within
+    ``min_separation`` MD steps of an already chosen one from the same run (consecutive
+    snapshots are nearly the same configuration and would waste reference calls)."""
     chosen = []                             # failed-run configurations first, then by std
-    for c in sorted(cands, key=lambda c: (c['step'] >= 0, -c['max_std'])):
-        if sigma_threshold is not None and c['max_std'] < sigma_threshold and c['step'] >= 0:
+    for c in sorted(cands, key=lambda c: (c['step'] >= 0, -c[key])):
+        if sigma_threshold is not None and c[key] < sigma_threshold and c['step'] >= 0:
             break
         if n_select is not None and len(chosen) >= n_select:
             break
@@ -220,7 +233,7 @@ def _select(cands, n_select, sigma_threshold, min_separation):
 def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatures=(600, 1500),
            md_steps=300, md_interval=10, md_cells=None, n_select=8, sigma_threshold=None,
            stop_sigma=None, test_frames=None, seed=0, log=print, max_force=10.0,
-           min_separation=None, lattice=None, max_sigma=None):
+           min_separation=None, lattice=None, max_sigma=None, select_by='energy_sigma'):
     """Iterative refinement; returns (potential fitted on the final database, history).
 
     reference_calc: ASE calculator (or zero-argument factory) used for labelling.
@@ -232,8 +245,15 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
     max_force (eV/Å): an MD run stops when a force exceeds it; max_sigma (eV): ... or when a
     snapshot's max per-atom std exceeds it (that snapshot is kept). min_separation: MD steps
     between two selected snapshots of one run (default 3 * md_interval).
+    select_by: 'energy_sigma' ranks snapshots by their largest local-energy std (eV), 'force_sigma'
+    by their largest per-atom force std |σ_F,i| (eV/Å; costs the force rows of every snapshot);
+    sigma_threshold, stop_sigma and max_sigma are then in that quantity's unit. The log and
+    history carry both stds of every selected frame.
     history: one dict per iteration (as in refine_log.jsonl) plus a final {'final': True} entry.
     """
+    if select_by not in SELECT_BY:
+        raise ValueError(f"select_by must be one of {sorted(SELECT_BY)}, not {select_by!r}")
+    key_std = SELECT_BY[select_by]
     os.makedirs(workdir, exist_ok=True)
     db_path, state_path = os.path.join(workdir, 'database.xyz'), os.path.join(workdir, 'state.json')
     model_path, log_path = os.path.join(workdir, 'model.json'), os.path.join(workdir, 'refine_log.jsonl')
@@ -316,37 +336,45 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
                 t0, run = time.time(), len(runs)
                 rng = np.random.default_rng([seed, it, ci, int(T)])
                 snaps, reason = _run_md(pot, cell, T, md_steps, md_interval, rng, max_force,
-                                        0.5 * _nn_distance(cell), max_sigma)
-                for step, atoms, std in snaps:
+                                        0.5 * _nn_distance(cell), max_sigma, select_by)
+                for step, atoms, std, fstd in snaps:
                     cands.append({'run': run, 'cell': name, 'T': T, 'step': step, 'atoms': atoms,
-                                  'max_std': float(std.max()), 'mean_std': float(std.mean())})
+                                  'max_std': float(std.max()), 'mean_std': float(std.mean()),
+                                  'max_force_std': float(fstd.max()) if fstd is not None else None})
                 mx = max((float(s[2].max()) for s in snaps), default=float('nan'))
+                mf = max((float(s[3].max()) for s in snaps if s[3] is not None), default=None)
                 runs.append({'cell': name, 'T': T, 'snapshots': len(snaps), 'stopped': reason})
                 log(f"  it {it} MD {name:>8s} {T:5.0f} K: {len(snaps):3d} snapshots, max σ "
-                    f"{1e3 * mx:6.2f} meV, {time.time() - t0:5.1f} s" + (f"  STOPPED {reason}" if reason else ''))
+                    f"{1e3 * mx:6.2f} meV" + (f", max σ_F {mf:.3f} eV/Å" if mf is not None else '')
+                    + f", {time.time() - t0:5.1f} s" + (f"  STOPPED {reason}" if reason else ''))
         for c in cands:
             c['atoms'].info.update(max_std=c['max_std'], md_cell=c['cell'], md_T=c['T'], md_step=c['step'])
+            if c['max_force_std'] is not None:
+                c['atoms'].info['max_force_std'] = c['max_force_std']
         write_extxyz(os.path.join(workdir, f'candidates_{it}.xyz'), [c['atoms'] for c in cands])
         stds = np.array([c['max_std'] for c in cands]) if cands else np.array([np.nan])
-        rec.update(md_time=round(time.time() - t_md, 2), md_runs=runs, n_candidates=len(cands),
+        rec.update(md_time=round(time.time() - t_md, 2), md_runs=runs, n_candidates=len(cands), select_by=select_by,
                    cand_max_std=float(np.nanmax(stds)) if cands else None,
                    cand_mean_std=float(np.nanmean(stds)) if cands else None)
+        if select_by == 'force_sigma' and cands:
+            rec['cand_max_force_std'] = max(c['max_force_std'] for c in cands)
 
         # -- convergence: the model is confident on everything MD visited
-        if stop_sigma is not None and cands and rec['cand_max_std'] < stop_sigma and not any(r['stopped'] for r in runs):
+        worst = rec.get('cand_max_force_std') if select_by == 'force_sigma' else rec['cand_max_std']
+        if stop_sigma is not None and cands and worst < stop_sigma and not any(r['stopped'] for r in runs):
             state['converged'] = True
             rec.update(n_selected=0, stopped='max candidate std below stop_sigma')
             history.append(rec)
             save()
-            log(f"iter {it}: converged, max σ {_meV(rec['cand_max_std'])} meV < stop_sigma")
+            log(f"iter {it}: converged, max σ ({select_by}) {worst:.3g} < stop_sigma")
             continue
 
         # -- select, label, measure the true error of the model that chose them
-        chosen, new, de, df, sel = _select(cands, n_select, sigma_threshold, min_separation), [], [], [], []
+        chosen, new, de, df, sel = _select(cands, n_select, sigma_threshold, min_separation, key_std), [], [], [], []
         t_label = time.time()
         for c in chosen:
             atoms = c['atoms'].copy()
-            for k in ('max_std', 'md_cell', 'md_T', 'md_step'):
+            for k in ('max_std', 'max_force_std', 'md_cell', 'md_T', 'md_step'):
                 atoms.info.pop(k, None)
             try:
                 frame = _label(atoms, calc, f"al_{it}_{int(c['T'])}K")
@@ -357,7 +385,8 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
             de.append((r['energy'] - frame.info['energy']) / len(frame))
             df.append(float(np.sqrt(np.mean((r['forces'] - frame.arrays['forces']) ** 2))))
             sel.append({'cell': c['cell'], 'T': c['T'], 'step': c['step'], 'max_std': c['max_std'],
-                        'err_e': float(de[-1]), 'rmse_f': df[-1]})
+                        'max_force_std': c['max_force_std'], 'err_e': float(de[-1]), 'rmse_f': df[-1],
+                        'max_force_err': float(np.linalg.norm(r['forces'] - frame.arrays['forces'], axis=1).max())})
             new.append(frame)
         rec.update(n_selected=len(new), label_time=round(time.time() - t_label, 2), selected=sel,
                    sel_rmse_e=float(np.sqrt(np.mean(np.square(de)))) if de else None,
@@ -370,6 +399,7 @@ def refine(reference_calc, frames, workdir, fit_kwargs, iterations=2, temperatur
         log(f"iter {it}/{iterations}: {rec['n_frames']} frames, fit {fit_time:.1f} s"
             + (f", test E {_meV(rec['test_rmse_e'])} meV/at F {_f(rec['test_rmse_f'])} eV/Å" if test_frames else '')
             + f", candidates max/mean σ {_meV(rec['cand_max_std'])}/{_meV(rec['cand_mean_std'])} meV"
+            + (f", max σ_F {rec['cand_max_force_std']:.3f} eV/Å" if 'cand_max_force_std' in rec else '')
             + f", +{len(new)} frames (their true RMSE E {_meV(rec['sel_rmse_e'])} meV/at"
             + f" F {_f(rec['sel_rmse_f'])} eV/Å), {rec['iter_time']:.0f} s")
 

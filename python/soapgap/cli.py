@@ -66,7 +66,7 @@ def cmd_refine(a):
     pot, history = refine(reference_calculator(a.reference), frames, a.workdir, fit_kwargs(a),
                           iterations=a.iterations, temperatures=_floats(a.temperatures), md_steps=a.md_steps,
                           n_select=a.n_select, stop_sigma=a.stop_sigma, test_frames=test, seed=a.seed,
-                          lattice=a.lattice)
+                          lattice=a.lattice, select_by=a.select_by)
     print(f"final model: {os.path.join(a.workdir, 'model.json')}")
 
 
@@ -110,7 +110,10 @@ def main(argv=None):
     r.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="of the MD cells (default: the element's)")
     r.add_argument("--md-steps", type=int, default=300)
     r.add_argument("--n-select", type=int, default=8)
-    r.add_argument("--stop-sigma", type=float, default=None, help="eV: stop when all candidates are below")
+    r.add_argument("--stop-sigma", type=float, default=None,
+                   help="stop when all candidates are below (eV; eV/Å with --select-by force_sigma)")
+    r.add_argument("--select-by", choices=["energy_sigma", "force_sigma"], default="energy_sigma",
+                   help="rank MD snapshots by their largest local-energy std or largest per-atom force std")
     r.add_argument("--test", help="held-out extxyz for the error log")
     r.add_argument("--gap", default=DEFAULT_GAP)
     r.add_argument("--default-sigma", default="0.0005 0.01 0.005")

@@ -151,7 +151,7 @@ def _uncertainty(st):
                   f"* median force σ {_num(st['median_force_sigma'], 3)} eV/Å, median |ΔF component| "
                   f"{_num(st['median_abs_force_error'], 3)} eV/Å"]
     lines += ['', '| k | energy: \\|error\\| ≤ kσ (GP σ) | ≤ kσ_pred (σ with fit noise) | ≤ k·s·σ_pred (scaled, odd frames) '
-              '| forces: ≤ kσ | ≤ kσ_pred | Gaussian |', '|---|---|---|---|---|---|---|']
+              '| forces: ≤ kσ | ≤ kσ_pred | Gaussian expectation |', '|---|---|---|---|---|---|---|']
     cp, cc = st.get('coverage_predictive', {}), st.get('coverage_calibrated', {})
     fc, fp = st.get('force_coverage', {}), st.get('force_coverage_predictive', {})
     lines += [f"| {k} | {st['coverage'][k]:.3f} | {_num(cp.get(k), 3)} | {_num(cc.get(k), 3)} | {_num(fc.get(k), 3)} "

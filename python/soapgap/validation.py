@@ -429,8 +429,9 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
         f_std = np.vstack(f_std)
         f_err = (f_pred - f_ref).ravel()
         f_pred_sd = np.sqrt(f_std.ravel() ** 2 + sig_f ** 2)
+        known = f_std.ravel() > 0          # an isolated atom's force is exactly zero, without error
         frame_rmse, frame_sd = np.array(f_frame).T
-        stats.update({'force_coverage': cover(f_err / f_std.ravel()),
+        stats.update({'force_coverage': cover(f_err[known] / f_std.ravel()[known]),
                       'force_coverage_predictive': cover(f_err / f_pred_sd),
                       'calibration_force': calibration_curve(f_err / f_pred_sd),
                       'spearman_atom_force': spearmanr(np.linalg.norm(f_std, axis=1), df).statistic,

@@ -62,6 +62,26 @@ def test_refine_logs_selects_uncertain_frames_and_resumes(tmp_path, emt_train, e
         refine(EMT(), emt_train[:10], tmp_path / "al", kw, iterations=3, **opts)
 
 
+def test_refine_selects_by_force_sigma(tmp_path, emt_train, emt_test):
+    from soapgap.active_learning import refine
+
+    kw = dict(gap=GAP.replace("n_sparse=300", "n_sparse=150"), default_sigma=SIGMA,
+              config_type_sigma={"isolated_atom": (1e-4, 0.01, 0.01)}, sparse_jitter=1e-8)
+    _, hist = refine(EMT(), emt_train, tmp_path / "al", kw, iterations=1, temperatures=(1200,), md_steps=60,
+                     n_select=3, test_frames=emt_test[:20], seed=2, select_by="force_sigma")
+    it = hist[0]
+    assert it["select_by"] == "force_sigma" and it["cand_max_force_std"] > 0
+    sel = it["selected"]
+    assert len(sel) == 3 and all(s["max_force_std"] > 0 and s["max_std"] > 0 for s in sel)
+    # ranked by force σ: the chosen frames are the candidates with the largest force σ
+    cands = ase.io.read(tmp_path / "al" / "candidates_1.xyz", ":")
+    top = sorted((a.info["max_force_std"] for a in cands), reverse=True)
+    assert max(s["max_force_std"] for s in sel) == pytest.approx(top[0])
+    assert it["sel_rmse_f"] > 1.5 * it["test_rmse_f"], it
+    with pytest.raises(ValueError, match="select_by"):
+        refine(EMT(), emt_train, tmp_path / "al2", kw, iterations=1, select_by="force")
+
+
 def test_validate_and_report(tmp_path, emt_potential, emt_test):
     from soapgap.report import write_report
     from soapgap.validation import validate
@@ -76,7 +96,8 @@ def test_validate_and_report(tmp_path, emt_potential, emt_test):
     text = open(path).read()
     for item in ("C44", "E_vac", "gamma(111)", "phonon RMS error", "Spearman", "Gaussian expectation"):
         assert item in text
-    for png in ("eos.png", "phonons.png", "gsfe.png", "neb.png", "parity.png", "sigma_vs_error.png"):
+    assert "per frame (mean σ_F vs force RMSE)" in text
+    for png in ("eos.png", "phonons.png", "gsfe.png", "neb.png", "parity.png", "sigma_vs_error.png", "calibration.png"):
         assert os.path.getsize(tmp_path / "report" / png) > 1000
 
 
