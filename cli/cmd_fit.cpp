@@ -50,6 +50,8 @@ const std::vector<OptionSpec> kSpec = {
     {"block-rows", true, "training rows per QR block (memory: 8·rows·M bytes); 0 = automatic", "0"},
     {"solver", true, "least-squares solve: tsqr (streaming QR, per-rank factors merged by a tree), scalapack (MPI build: "
                      "block-cyclic pdgeqrf, R distributed) or auto (smaller estimated memory per rank)", "auto"},
+    {"fitc", false, "FITC sparse approximation: each observation's noise also holds the part of its prior variance "
+                    "the sparse points do not explain (default: DTC)"},
     {"optimise-hypers", false, "choose delta of every gap term and the energy/force/virial sigmas by maximising the "
                                "sparse GP's marginal likelihood (fits twice; the given values are the start)"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
@@ -247,6 +249,7 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
   if (block_rows < 0 || block_rows > 100000000) throw Error("option --block-rows: must be between 0 and 1e8");
   o.block_rows = static_cast<int>(block_rows);
   o.solver = a.get("solver");
+  o.fitc = a.has("fitc");
   o.comm = &comm;
   if (!quiet && comm.distributed())
     std::cout << "[mpi] " << comm.size() << " ranks; each computes descriptors and rows of its share of the frames"

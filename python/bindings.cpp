@@ -175,6 +175,7 @@ NB_MODULE(_soapgap, m) {
       .def_rw("config_type_key", &FitOptions::config_type_key)
       .def_rw("seed", &FitOptions::seed)
       .def_rw("block_rows", &FitOptions::block_rows)
+      .def_rw("fitc", &FitOptions::fitc)
       .def_rw("log", &FitOptions::log)
       .def("add_baseline", [](FitOptions& o, const std::string& spec) { o.baselines.push_back(make_baseline(spec)); },
            nb::arg("spec"))

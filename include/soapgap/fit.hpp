@@ -49,6 +49,12 @@ struct FitOptions {
   // "scalapack" (rows kept, block-cyclic pdgeqrf: R distributed), or "auto" (the smaller
   // per-rank memory estimate, solver_memory()).
   std::string solver = "auto";
+  // FITC instead of DTC (subset of regressors with the prior term): each observation's noise
+  // variance also holds the part of its prior variance the sparse points do not explain,
+  // [K_nn − K_nm K_mm⁻¹ K_mn]_ii; the predicted variance uses the resulting posterior factor
+  // (same formula). Costs the observations' prior variances and an M x M triangular solve per
+  // training row (about half the QR fold again). Serial fits only.
+  bool fitc = false;
   // When set (serial fits), also accumulates the statistics of the marginal likelihood
   // (marginal_likelihood.hpp), with the fit's K_mm factor.
   LikelihoodStatistics* statistics = nullptr;

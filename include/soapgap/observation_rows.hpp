@@ -27,6 +27,10 @@ struct KernelRowBuffers {
 void add_observation_rows(const DescriptorData& d, const Coordinate& co, ObservationKinds kinds, int n_atoms, int m0,
                           RowMatrixXd& B, KernelRowBuffers& buf);
 
+// Prior variance of the sum of one descriptor term's local energies, Σ_{e,e'} c_e c_e' k(x_e, x_e')
+// (O(n_env² · d), in blocks of bounded memory).
+double energy_prior(const DescriptorData& d, const Kernel& kernel);
+
 // Prior variance of each force and virial observation of one descriptor term (energy excluded:
 // Potential::predict sums its pairs block by block): Var Σ_e ∂(c_e ε_e) with ε ~ GP(0, k), from
 // the kernel's second derivatives contracted with the descriptor gradients (Kernel::derivative_variance).

@@ -34,7 +34,8 @@ class Potential:
     def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
             e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
             virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
-            sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False, optimise_hypers=False):
+            sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False, optimise_hypers=False,
+            fitc=False):
         """Fit from an extxyz path or a list of ase.Atoms.
 
         gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
@@ -51,6 +52,8 @@ class Potential:
         (default_sigma and config_type_sigma scaled together) by maximising the sparse GP's log
         marginal likelihood, starting from the values given; the model is fitted twice. The values
         found and the likelihoods are in the returned model's `hyperparameters` dict.
+        fitc: the FITC sparse approximation instead of DTC: each observation's noise also holds the
+        part of its prior variance the sparse points do not explain (docs/uncertainty.md).
         """
         from ase.data import atomic_numbers
 
@@ -76,6 +79,7 @@ class Potential:
         o.config_type_key = config_type_key
         o.seed = int(seed)
         o.sigma_per_atom = bool(sigma_per_atom)
+        o.fitc = bool(fitc)
         if verbose:
             o.log = lambda m: print(m, flush=True)
         for b in _baseline_list(baseline):

@@ -459,39 +459,50 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
 // The rows of one frame in [Λ^{-1/2} K_nm | Λ^{-1/2} y]: its energy (sum of local energies),
 // forces (-dE/dr) and virial rows against every sparse point, divided by their sigmas, into B
 // (row-major: each gradient entry updates whole rows, which in the column-major block would
-// stride across pages) and b.
-void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, RowMatrixXd& B,
-                Eigen::VectorXd& b, KernelRowBuffers& buf) {
+// stride across pages) and b. With FITC each row's noise variance also holds the part of its prior
+// variance the sparse points do not explain, [K_nn − K_nm K_mm⁻¹ K_mn]_ii (Snelson & Ghahramani,
+// NIPS 2005): prior from the kernel (observation_rows.hpp), Nyström part |L⁻¹k_i|².
+void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, bool fitc,
+                RowMatrixXd& B, Eigen::VectorXd& b, KernelRowBuffers& buf) {
   const int n = s.size();
   const ObservationKinds kinds = t.kinds();
   const int rE = 0, rF = kinds.force_row(0, 0), rV = kinds.virial_row(n);
   const NeighbourList nl = build_neighbour_list(s, cutoff);
+  Eigen::VectorXd prior = Eigen::VectorXd::Zero(fitc ? B.rows() : 0);
   int m0 = 0;
   for (const auto& co : pot.coordinates) {
     const DescriptorData d = co.descriptor->compute(s, nl, kinds.forces || kinds.virial);
     add_observation_rows(d, co, kinds, n, m0, B, buf);
+    if (fitc && d.size() > 0) {
+      if (kinds.energy) prior[rE] += energy_prior(d, co.kernel);
+      prior.segment(rF, B.rows() - rF) += derivative_prior(d, co.kernel, kinds, n);
+    }
     m0 += co.n_sparse();
   }
+  Eigen::VectorXd sigma(B.rows());
+  if (kinds.energy) sigma[rE] = t.sigma[0];
+  if (kinds.forces) sigma.segment(rF, 3 * n).setConstant(t.sigma[1]);
+  if (kinds.virial) sigma.segment(rV, 6).setConstant(t.sigma[2]);
+  if (fitc) {
+    const Eigen::MatrixXd a = pot.L.triangularView<Eigen::Lower>().solve(B.transpose());
+    const Eigen::VectorXd unexplained = (prior - a.colwise().squaredNorm().transpose()).cwiseMax(0.0);
+    sigma = (sigma.array().square() + unexplained.array()).sqrt();
+  }
   // targets and noise weighting
-  if (t.has_energy) {
+  if (kinds.energy) {
     double e0sum = 0.0;
     for (int z : s.numbers) e0sum += pot.e0.at(z);
-    b[rE] = (t.energy - e0sum) / t.sigma[0];
-    B.row(rE) /= t.sigma[0];
+    b[rE] = t.energy - e0sum;
   }
-  if (t.has_forces)
+  if (kinds.forces)
     for (int i = 0; i < n; ++i)
-      for (int c = 0; c < 3; ++c) {
-        b[rF + 3 * i + c] = t.forces(i, c) / t.sigma[1];
-        B.row(rF + 3 * i + c) /= t.sigma[1];
-      }
-  if (t.has_virial) {
-    int row = 0;
-    for (int k = 0; k < 3; ++k)
-      for (int l = k; l < 3; ++l, ++row) {
-        b[rV + row] = t.virial(l, k) / t.sigma[2];
-        B.row(rV + row) /= t.sigma[2];
-      }
+      for (int c = 0; c < 3; ++c) b[rF + 3 * i + c] = t.forces(i, c);
+  if (kinds.virial)
+    for (int k = 0, row = 0; k < 3; ++k)
+      for (int l = k; l < 3; ++l, ++row) b[rV + row] = t.virial(l, k);
+  for (Eigen::Index r = 0; r < B.rows(); ++r) {
+    B.row(r) /= sigma[r];
+    b[r] /= sigma[r];
   }
 }
 
@@ -595,7 +606,7 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           if (nrows[f] == 0) return;
           RowMatrixXd F = RowMatrixXd::Zero(nrows[f], M);
           Eigen::VectorXd fb = Eigen::VectorXd::Zero(nrows[f]);
-          frame_rows(frames[f], targets[f], pot, cutoff, F, fb, buffers[omp_get_thread_num()]);
+          frame_rows(frames[f], targets[f], pot, cutoff, opt.fitc, F, fb, buffers[omp_get_thread_num()]);
           B.middleRows(offset[f - f_begin], nrows[f]) = F;
           b.segment(offset[f - f_begin], nrows[f]) = fb;
         });
@@ -672,6 +683,7 @@ void record_settings(const FitOptions& opt, int n_frames, Potential& pot) {
   ds << opt.default_sigma[0] << " " << opt.default_sigma[1] << " " << opt.default_sigma[2];
   pot.metadata["default_sigma"] = ds.str();
   pot.metadata["sparse_jitter"] = std::to_string(opt.sparse_jitter);
+  pot.metadata["sparse_approximation"] = opt.fitc ? "fitc" : "dtc";
   pot.metadata["sigma_per_atom"] = opt.sigma_per_atom ? "T" : "F";
   std::string cts;
   for (const auto& [ct, sg] : opt.config_type_sigma)
@@ -734,8 +746,10 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   comm.collectively([&] {
     if (comm.rank() == 0) pot.L = cholesky_of_kmm(pot, opt.sparse_jitter);
   });
+  if (opt.fitc && comm.distributed()) throw Error("fit: FITC runs on one rank (no MPI yet)");
   if (opt.statistics) {
     if (comm.distributed()) throw Error("fit: marginal-likelihood statistics are collected by serial fits only");
+    if (opt.fitc) throw Error("fit: the marginal-likelihood statistics (hyperparameter optimisation) are for DTC; not with FITC");
     std::vector<int> term_of_column;
     for (size_t c = 0; c < terms.size(); ++c) term_of_column.insert(term_of_column.end(), pot.coordinates[c].n_sparse(), terms[c].gap);
     *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()));

@@ -85,6 +85,19 @@ void add_observation_rows(const DescriptorData& d, const Coordinate& co, Observa
     force_virial_rows(d, K, co, kinds, kinds.force_row(0, 0), kinds.virial_row(n_atoms), m0, B, buf);
 }
 
+double energy_prior(const DescriptorData& d, const Kernel& kernel) {
+  const int ne = d.size();
+  const Eigen::VectorXd fc = Eigen::Map<const Eigen::VectorXd>(d.cutoff.data(), ne);
+  constexpr int kBlock = 2048;
+  double sum = 0.0;
+  for (int a = 0; a < ne; a += kBlock)
+    for (int b = 0; b < ne; b += kBlock) {
+      const int na = std::min(kBlock, ne - a), nb = std::min(kBlock, ne - b);
+      sum += fc.segment(a, na).dot(kernel.prior(d.values.middleRows(a, na), d.values.middleRows(b, nb)) * fc.segment(b, nb));
+    }
+  return sum;
+}
+
 Eigen::VectorXd derivative_prior(const DescriptorData& d, const Kernel& kernel, ObservationKinds kinds, int n_atoms) {
   const int nf = kinds.forces ? 3 * n_atoms : 0;
   Eigen::VectorXd out = Eigen::VectorXd::Zero(nf + (kinds.virial ? 6 : 0));

@@ -222,16 +222,7 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
             }
             prior_atoms[a] += wa.dot(co.kernel.prior(Xa, Xa) * wa);
           }
-          if (opt.total_variance) {
-            const Eigen::VectorXd fc = Eigen::Map<const Eigen::VectorXd>(d.cutoff.data(), ne);
-            const int block = 2048;  // bounded memory: the prior is summed block by block
-            for (int a = 0; a < ne; a += block)
-              for (int b = 0; b < ne; b += block) {
-                const int na = std::min(block, ne - a), nb = std::min(block, ne - b);
-                prior_total += fc.segment(a, na).dot(co.kernel.prior(d.values.middleRows(a, na), d.values.middleRows(b, nb)) *
-                                                     fc.segment(b, nb));
-              }
-          }
+          if (opt.total_variance) prior_total += energy_prior(d, co.kernel);
         }
       }
       m0 += co.n_sparse();

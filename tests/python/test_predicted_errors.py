@@ -203,3 +203,56 @@ def test_cli_optimise_hypers(cli, tmp_path, emt_train):
     assert "[hypers] log marginal likelihood" in p.stdout and "refit at the optimum" in p.stdout
     pot = soapgap.Potential.load(tmp_path / "m.json")
     assert "log_marginal_likelihood" in pot._p.metadata and "delta=0.2 " not in pot._p.metadata["gap"]
+
+
+@pytest.mark.parametrize("fitc", [False, True])
+def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
+    """Energies and forces in training, a subset of the environments as sparse points: the model's
+    prediction and predicted std of a test cell against the DTC / FITC formulas built densely."""
+    rng = np.random.default_rng(7)
+    train = []
+    for _ in range(6):
+        a = cluster(rng, 3)
+        a.calc = EMT()
+        e, f = a.get_potential_energy(), a.get_forces()
+        a.calc = None
+        a.info["energy"] = e
+        a.arrays["forces"] = f
+        train.append(a)
+    sparse = [1, 4, 8, 11, 15]  # 1-based training environments (atoms, frame after frame)
+    (tmp_path / "idx").write_text(" ".join(map(str, sparse)))
+    sig_e, sig_f, jitter = 0.01, 0.05, 1e-8
+    pot = soapgap.Potential.fit(train, [SOAP + f" sparse_method=index_file sparse_file={tmp_path / 'idx'}"],
+                                default_sigma=(sig_e, sig_f, 0.1), e0={"Cu": 0.0}, sparse_jitter=jitter, fitc=fitc)
+    test = Atoms("Cu2", positions=[[0, 0, 0], [1.3, 1.4, 0.9]], cell=[[2.7, 0.2, 0], [0, 2.6, 0.3], [0.1, 0, 2.8]],
+                 pbc=True)
+    r = pot.predict(test, total_std=True, force_std=True)
+
+    terms = [(soapgap.Descriptor(SOAP), DotProduct(0.3, 2))]
+    X = np.vstack([terms[0][0].compute(a)["values"] for a in train])
+    S = [[(X[i - 1][None], np.ones(1), np.zeros((1, X.shape[1])))] for i in sparse]
+    obs, y, noise = [], [], []
+    for a in train:
+        fn = functionals(a, terms)[:1 + 3 * len(a)]
+        obs += fn
+        y += [a.info["energy"]] + list(a.arrays["forces"].ravel())
+        noise += [(sig_e * np.sqrt(len(a))) ** 2] + [sig_f ** 2] * (3 * len(a))
+    Knm = np.array([[covariance(o, s, terms) for s in S] for o in obs])
+    Kmm = np.array([[covariance(s1, s2, terms) for s2 in S] for s1 in S]) + jitter * np.eye(len(S))
+    noise = np.array(noise)
+    if fitc:
+        prior = np.array([covariance(o, o, terms) for o in obs])
+        noise = noise + prior - np.einsum("ij,ji->i", Knm, np.linalg.solve(Kmm, Knm.T))
+    Sigma = np.linalg.inv(Kmm + Knm.T @ (Knm / noise[:, None]))
+    alpha = Sigma @ Knm.T @ (np.array(y) / noise)
+    t_obs = functionals(test, terms)
+    Ks = np.array([[covariance(o, s, terms) for s in S] for o in t_obs])
+    prior_t = np.array([covariance(o, o, terms) for o in t_obs])
+    var = prior_t - np.einsum("ij,ji->i", Ks, np.linalg.solve(Kmm, Ks.T)) + np.einsum("ij,jk,ik->i", Ks, Sigma, Ks)
+    mean = Ks @ alpha
+    n = len(test)
+    assert r["energy"] == pytest.approx(mean[0], rel=1e-6)
+    assert np.allclose(r["forces"].ravel(), mean[1:1 + 3 * n], rtol=1e-6, atol=1e-8)
+    assert r["energy_std"] == pytest.approx(np.sqrt(var[0]), rel=1e-5)
+    assert np.allclose(r["forces_std"].ravel(), np.sqrt(var[1:1 + 3 * n]), rtol=1e-5, atol=1e-8)
+    assert pot._p.metadata["sparse_approximation"] == ("fitc" if fitc else "dtc")
