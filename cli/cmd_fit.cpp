@@ -54,6 +54,8 @@ const std::vector<OptionSpec> kSpec = {
                     "the sparse points do not explain (default: DTC)"},
     {"optimise-hypers", false, "choose delta of every gap term and the energy/force/virial sigmas by maximising the "
                                "sparse GP's marginal likelihood (fits twice; the given values are the start)"},
+    {"hyper-noise", true, "with --optimise-hypers, which sigmas share a scale: common (the given energy:force:virial "
+                          "ratios kept), per_kind, or per_config_type (written as config_type_sigma)", "common"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
     {"threads", true, "OpenMP threads"},
@@ -267,7 +269,8 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
 
   if (a.has("optimise-hypers") && comm.distributed())
     throw Error("--optimise-hypers runs on one rank; run without mpirun");
-  Potential pot = a.has("optimise-hypers") ? fit_with_optimised_hyperparameters(frames, o).model : fit(frames, o);
+  const NoiseGroups noise = parse_noise_groups(a.get("hyper-noise"));
+  Potential pot = a.has("optimise-hypers") ? fit_with_optimised_hyperparameters(frames, o, noise).model : fit(frames, o);
   std::vector<Structure>().swap(frames);  // the writer may need the memory (large models)
   std::ostringstream cmd;
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];

@@ -190,12 +190,12 @@ NB_MODULE(_soapgap, m) {
         return fit(frames, opt);
       }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
       .def_static("fit_optimising_hyperparameters", [](const std::vector<Structure>& frames, FitOptions opt,
-                                                        const Potential* sparse_from) {
+                                                        const Potential* sparse_from, const std::string& noise) {
         opt.sparse_from = sparse_from;
         HyperparameterFit r;
         {
           nb::gil_scoped_release release;
-          r = fit_with_optimised_hyperparameters(frames, opt);
+          r = fit_with_optimised_hyperparameters(frames, opt, parse_noise_groups(noise));
         }
         nb::dict d;
         d["model"] = std::move(r.model);
@@ -209,7 +209,8 @@ NB_MODULE(_soapgap, m) {
         d["refit_log_likelihood"] = r.refit_log_likelihood;
         d["iterations"] = r.optimum.iterations;
         return d;
-      }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
+      }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none(),
+         nb::arg("noise") = "common")
       .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
       .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)

@@ -1,7 +1,7 @@
 // Hyperparameters by maximising the sparse GP's log marginal likelihood (marginal_likelihood.hpp):
 // a fit at the given hyperparameters collects the statistics, BFGS finds the signal scale δ of
-// every gap term and the noise σ of energies, forces and virials (default_sigma and every
-// config_type_sigma scaled together), and the model is refitted there.
+// every gap term and the noise σ (one scale for all sigmas, one per observation kind, or one per
+// kind and config_type), and the model is refitted there.
 #pragma once
 #include "soapgap/fit.hpp"
 
@@ -14,6 +14,9 @@ struct HyperparameterFit {
   double refit_log_likelihood = 0.0;  // recomputed from the refit's own rows (a check of the optimum)
 };
 
-HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt);
+// noise: which sigmas share a scale (marginal_likelihood.hpp); per config_type they are written
+// as config_type_sigma.
+HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
+                                                     NoiseGroups noise = NoiseGroups::Common);
 
 }  // namespace soapgap

@@ -1,9 +1,10 @@
 // The log marginal likelihood of the sparse GP (DTC: y ~ N(0, Q_nn + Λ), Q_nn = K_nm K_mm⁻¹ K_mn)
-// as a function of one signal scale per gap term (δ_t → δ_t √a_t) and one noise scale per
-// observation kind (σ_k → σ_k √s_k for energies, forces, virials), with analytic gradients.
+// as a function of one signal scale per gap term (δ_t → δ_t √a_t) and one noise scale per noise
+// group k (σ → σ √s_k): the observation kinds (energies, forces, virials), optionally per
+// config_type, with analytic gradients.
 //
 // One pass over the noise-weighted training rows A, b (those the fit folds into its QR) folds the
-// rows of each kind k into a QR: A_k = Q_k R_k, q_k = Q_kᵀb_k, ρ_k = |b_k|² − |q_k|². With
+// rows of each group k into a QR: A_k = Q_k R_k, q_k = Q_kᵀb_k, ρ_k = |b_k|² − |q_k|². With
 // D = diag(a_t) over term t's columns and K_mm(θ) = D^½ K_mm D^½ + jitter·I = L(θ)L(θ)ᵀ,
 //   yᵀ(Q+Λ)⁻¹y = min_α Σ_k |A_k D α − b_k|²/s_k + |L(θ)ᵀα|² (Woodbury) = Σ_k ρ_k/s_k + r²(θ),
 //   log|Q+Λ| = log|Λ(θ)| + log|R(θ)ᵀR(θ)| − log|K_mm(θ)| (determinant lemma),
@@ -12,7 +13,6 @@
 // yᵀΛ⁻¹y − hᵀ(K_mm+G)⁻¹h would cancel most of its digits when the fit is good. An evaluation costs one QR of a 4M x M stack and a
 // few M x M triangular solves; nothing N x N is formed. The kernel must be proportional to δ² (f0 = 0).
 #pragma once
-#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,12 +21,19 @@
 
 namespace soapgap {
 
+// Which rows share a noise scale: all (the given energy:force:virial ratios kept), each
+// observation kind, or each kind within each config_type.
+enum class NoiseGroups { Common, PerKind, PerConfigType };
+NoiseGroups parse_noise_groups(const std::string& name);  // common | per_kind | per_config_type
+
 struct LikelihoodStatistics {
   static constexpr int kKinds = 3;  // energy, force, virial
-  std::array<Eigen::MatrixXd, kKinds> R;  // upper triangular factor of each kind's rows
-  std::array<Eigen::VectorXd, kKinds> q;  // Q_kᵀ b_k
-  std::array<double, kKinds> rho{0, 0, 0};  // |b_k|² − |q_k|²
-  std::array<long, kKinds> n{0, 0, 0};
+  NoiseGroups noise = NoiseGroups::Common;
+  std::vector<std::string> config_types;  // PerConfigType: fit() lists them here (group = kind + 3 · index)
+  std::vector<Eigen::MatrixXd> R;  // upper triangular factor of each group's rows
+  std::vector<Eigen::VectorXd> q;  // Q_kᵀ b_k
+  std::vector<double> rho;         // |b_k|² − |q_k|²
+  std::vector<long> n;
   double log_lambda = 0.0;      // Σ_i log λ_i at the initial hyperparameters
   Eigen::MatrixXd Kmm;          // K_mm at the initial hyperparameters, without the jitter
   double jitter = 0.0;          // added to K_mm's diagonal whatever the signal scale (as in the fit)
@@ -34,15 +41,19 @@ struct LikelihoodStatistics {
   int n_terms = 0;
 
   LikelihoodStatistics() = default;
-  LikelihoodStatistics(std::vector<int> term_of_column, int n_terms);
-  // Rows A (noise-weighted), targets b, the kind of each row (0, 1, 2) and its sigma.
+  LikelihoodStatistics(std::vector<int> term_of_column, int n_terms, NoiseGroups noise,
+                       std::vector<std::string> config_types = {});
+  int groups() const { return static_cast<int>(n.size()); }
+  // The group of a row of this kind in a frame of this config_type (throws for an unknown one).
+  int group(int kind, const std::string& config_type) const;
+  // Rows A (noise-weighted), targets b, the group of each row and its sigma.
   void add(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<const Eigen::VectorXd>& b,
-           const std::vector<int>& kind, const std::vector<double>& sigma);
-  long rows() const { return n[0] + n[1] + n[2]; }
+           const std::vector<int>& group, const std::vector<double>& sigma);
+  long rows() const;
 };
 
-// θ = [log a_1 .. log a_T, log s_E, log s_F, log s_V] (0: the hyperparameters the statistics were
-// taken at). Returns log p and, if asked, ∂ log p / ∂θ.
+// θ = [log a_1 .. log a_T, log s_1 .. log s_G] (groups in order; 0: the hyperparameters the
+// statistics were taken at). Returns log p and, if asked, ∂ log p / ∂θ.
 double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::VectorXd& theta,
                                Eigen::VectorXd* gradient = nullptr);
 
@@ -51,7 +62,7 @@ struct HyperOptimum {
   double log_likelihood = 0.0, initial = 0.0;
   int iterations = 0;
 };
-// Maximises log p over θ by BFGS with a backtracking line search (kinds without rows stay fixed).
+// Maximises log p over θ by BFGS with a backtracking line search (groups without rows stay fixed).
 // Throws with advice if the likelihood is not finite or the search does not converge.
 HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int max_iterations = 200,
                                           const std::function<void(const std::string&)>& log = {});

@@ -355,14 +355,18 @@ def _reference(frame):
 
 
 def _noise(potential):
-    """The fit's noise model from the model's metadata: (sigma_E, sigma_F, sigma_per_atom); zeros
-    for models without one (GAP XML read from gap_fit)."""
+    """The fit's noise model from the model's metadata: a function config_type -> (sigma_E,
+    sigma_F), and whether sigma_E is per atom; zeros for models without one (gap_fit XML)."""
     try:
         meta = potential._p.metadata
-        sig = [float(x) for x in meta['default_sigma'].split()]
-        return sig[0], sig[1], meta.get('sigma_per_atom', 'T') == 'T'
+        default = [float(x) for x in meta['default_sigma'].split()][:2]
+        per_ct = {}
+        parts = meta.get('config_type_sigma', '').split(':') if meta.get('config_type_sigma') else []
+        for i in range(0, len(parts) - 3, 4):
+            per_ct[parts[i]] = [float(parts[i + 1]), float(parts[i + 2])]
+        return (lambda ct: per_ct.get(ct, default)), meta.get('sigma_per_atom', 'T') == 'T'
     except (AttributeError, KeyError, ValueError, IndexError):
-        return 0.0, 0.0, True
+        return (lambda ct: (0.0, 0.0)), True
 
 
 def calibration_curve(z, levels=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):
@@ -386,22 +390,24 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
     per frame (mean σ_F vs force RMSE). Calibration curves (expected vs observed quantiles) for
     σ_pred. Parity data are returned for plots."""
     from scipy.stats import spearmanr
-    n, e_ref, e_pred, e_std, ct = ([] for _ in range(5))
-    f_ref, f_pred, f_std, loc_std, f_frame = ([] for _ in range(5))
+    noise, per_atom = _noise(potential)
+    n, e_ref, e_pred, e_std, ct, sig_e = ([] for _ in range(6))
+    f_ref, f_pred, f_std, loc_std, f_frame, sig_f = ([] for _ in range(6))
     for fr in frames:
         e, f = _reference(fr)
         p = potential.predict(fr, forces=True, std=True, total_std=True, force_std=forces)
         n.append(len(fr)); e_ref.append(e); e_pred.append(p['energy']); e_std.append(p['energy_std'])
-        ct.append(fr.info.get('config_type', ''))
+        ct.append(fr.info.get('config_type', 'default'))
+        sig_e.append(noise(ct[-1])[0])
         if f is not None:
             f_ref.append(np.asarray(f)); f_pred.append(p['forces']); loc_std.append(p['energies_std'])
+            sig_f.append(np.full(3 * len(fr), noise(ct[-1])[1]))
             if forces:
                 f_std.append(p['forces_std'])
                 f_frame.append((np.sqrt(np.mean((p['forces'] - np.asarray(f)) ** 2)), np.mean(p['forces_std'])))
     if not f_ref:
         raise ValueError('uncertainty_quality: the held-out frames carry no reference forces')
-    sig_e, sig_f, per_atom = _noise(potential)
-    n = np.array(n)
+    n, sig_e = np.array(n), np.array(sig_e)
     e_ref, e_pred, sigma = np.array(e_ref) / n, np.array(e_pred) / n, np.array(e_std) / n
     err = np.abs(e_pred - e_ref)
     f_ref, f_pred = np.vstack(f_ref), np.vstack(f_pred)
@@ -418,7 +424,7 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
              'calibration_scale': scale,
              'coverage_calibrated': cover(err[ev] / (scale * sigma_pred[ev])) if ev.any() else {},
              'calibration_energy': calibration_curve(err / sigma_pred),
-             'noise_sigma_E_per_atom': sig_e, 'noise_sigma_F': sig_f,
+             'noise_sigma_E_per_atom': float(np.median(sig_e)), 'noise_sigma_F': float(np.median(np.concatenate(sig_f))),
              'gaussian': {str(k): math.erf(k / math.sqrt(2)) for k in ks},
              'spearman_atom_force_proxy': spearmanr(loc_std, df).statistic,
              'median_sigma_meV_atom': 1e3 * np.median(sigma),
@@ -428,7 +434,7 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
     if forces:
         f_std = np.vstack(f_std)
         f_err = (f_pred - f_ref).ravel()
-        f_pred_sd = np.sqrt(f_std.ravel() ** 2 + sig_f ** 2)
+        f_pred_sd = np.sqrt(f_std.ravel() ** 2 + np.concatenate(sig_f) ** 2)
         known = f_std.ravel() > 0          # an isolated atom's force is exactly zero, without error
         frame_rmse, frame_sd = np.array(f_frame).T
         stats.update({'force_coverage': cover(f_err[known] / f_std.ravel()[known]),

@@ -515,18 +515,18 @@ SolverMemory solver_memory(double N, double M, double P, double b) {
 // each with its kind (energy, force, virial) and sigma.
 void add_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
                     int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b, LikelihoodStatistics& st) {
-  std::vector<int> kind;
+  std::vector<int> group;
   std::vector<double> sigma;
   for (int f = f_begin; f < f_end; ++f) {
     const FrameTargets& t = targets[f];
     const long n = t.kinds().rows(frames[f].size());
     for (long r = 0; r < n; ++r) {
       const int k = r < (t.has_energy ? 1 : 0) ? 0 : r < t.kinds().virial_row(frames[f].size()) ? 1 : 2;
-      kind.push_back(k);
+      group.push_back(st.group(k, t.config_type));
       sigma.push_back(t.sigma[k]);
     }
   }
-  st.add(B, b, kind, sigma);
+  st.add(B, b, group, sigma);
 }
 
 std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
@@ -752,18 +752,21 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     if (opt.fitc) throw Error("fit: the marginal-likelihood statistics (hyperparameter optimisation) are for DTC; not with FITC");
     std::vector<int> term_of_column;
     for (size_t c = 0; c < terms.size(); ++c) term_of_column.insert(term_of_column.end(), pot.coordinates[c].n_sparse(), terms[c].gap);
-    *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()));
-  }
-  long total_rows = 0;
-  TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
-  solve_weights(std::move(qr), total_rows, comm, pot, log);
-  if (opt.statistics) {
+    std::vector<std::string> cts;  // a noise group per config_type, in order of first appearance
+    const NoiseGroups noise = opt.statistics->noise;
+    if (noise == NoiseGroups::PerConfigType)
+      for (const auto& t : targets)
+        if (std::find(cts.begin(), cts.end(), t.config_type) == cts.end()) cts.push_back(t.config_type);
+    *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()), noise, std::move(cts));
     // K_mm without its round-off negative eigenvalues: scaled by a large δ², they would outgrow the
     // jitter and end the search for the likelihood's maximum before it is reached
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(sparse_covariance(pot));
     opt.statistics->Kmm = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).asDiagonal() * eig.eigenvectors().transpose();
     opt.statistics->jitter = opt.sparse_jitter;
   }
+  long total_rows = 0;
+  TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);
+  solve_weights(std::move(qr), total_rows, comm, pot, log);
   pot.baselines = opt.baselines;
   record_settings(opt, static_cast<int>(frames.size()), pot);
   log_peak_memory(comm, log);

@@ -1,5 +1,6 @@
 #include "soapgap/hyperparameters.hpp"
 
+#include <array>
 #include <cmath>
 #include <sstream>
 
@@ -32,7 +33,8 @@ void check_supported(const FitOptions& opt, const Potential& pot) {
 
 }  // namespace
 
-HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt) {
+HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
+                                                     NoiseGroups noise) {
   const auto log = [&](const std::string& m) {
     if (opt.log) opt.log(m);
   };
@@ -40,6 +42,7 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
   if (!opt.sigma_prefix.empty()) check_supported(opt, Potential{});
   HyperparameterFit out;
   LikelihoodStatistics st;
+  st.noise = noise;
   FitOptions first = opt;
   first.statistics = &st;
   log("[hypers] fit at the starting hyperparameters");
@@ -59,19 +62,34 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
     m << " delta[" << t + 1 << "] " << Options::parse(out.options.gap[t]).require_double({"delta", "energy_scale"});
   }
   const char* kind[3] = {"energy", "force", "virial"};
-  for (int k = 0; k < 3; ++k) {
-    const double f = std::exp(0.5 * x[T + k]);
-    out.options.default_sigma[k] *= f;
-    for (auto& [ct, sg] : out.options.config_type_sigma) sg[k] *= f;
-    if (st.n[k] > 0) m << " sigma_" << kind[k] << " " << out.options.default_sigma[k];
+  if (noise != NoiseGroups::PerConfigType) {
+    for (int k = 0; k < 3; ++k) {
+      const double f = std::exp(0.5 * x[T + st.group(k, "")]);
+      out.options.default_sigma[k] *= f;
+      for (auto& [ct, sg] : out.options.config_type_sigma) sg[k] *= f;
+      m << " sigma_" << kind[k] << " " << out.options.default_sigma[k];
+    }
+  } else {
+    for (const auto& ct : st.config_types) {
+      const auto given = opt.config_type_sigma.find(ct);
+      std::array<double, 3> sg = given != opt.config_type_sigma.end() ? given->second : opt.default_sigma;
+      m << "\n[hypers]   " << ct << ":";
+      for (int k = 0; k < 3; ++k) {
+        const int g = st.group(k, ct);
+        sg[k] *= std::exp(0.5 * x[T + g]);
+        if (st.n[g] > 0) m << " sigma_" << kind[k] << " " << sg[k];
+      }
+      out.options.config_type_sigma[ct] = sg;
+    }
   }
   log(m.str());
   LikelihoodStatistics check;
   FitOptions final_opt = out.options;
   final_opt.statistics = &check;
   log("[hypers] refit at the optimum");
+  check.noise = noise;
   out.model = fit(frames, final_opt);
-  out.refit_log_likelihood = log_marginal_likelihood(check, Eigen::VectorXd::Zero(T + 3));
+  out.refit_log_likelihood = log_marginal_likelihood(check, Eigen::VectorXd::Zero(T + check.groups()));
   std::ostringstream c;
   c.precision(10);
   c << "[hypers] log marginal likelihood of the refit: " << out.refit_log_likelihood;

@@ -1,5 +1,6 @@
 #include "soapgap/marginal_likelihood.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -9,24 +10,52 @@
 
 namespace soapgap {
 
-LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms)
-    : term_of_column(std::move(columns)), n_terms(terms) {
+NoiseGroups parse_noise_groups(const std::string& name) {
+  if (name == "common") return NoiseGroups::Common;
+  if (name == "per_kind") return NoiseGroups::PerKind;
+  if (name == "per_config_type") return NoiseGroups::PerConfigType;
+  throw Error("noise groups '" + name + "': use common, per_kind or per_config_type");
+}
+
+LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms, NoiseGroups groups,
+                                           std::vector<std::string> cts)
+    : noise(groups), config_types(std::move(cts)), term_of_column(std::move(columns)), n_terms(terms) {
   const Eigen::Index M = static_cast<Eigen::Index>(term_of_column.size());
-  for (int k = 0; k < kKinds; ++k) {
-    R[k] = Eigen::MatrixXd::Zero(M, M);
-    q[k] = Eigen::VectorXd::Zero(M);
-  }
+  const int G = noise == NoiseGroups::Common    ? 1
+                : noise == NoiseGroups::PerKind ? kKinds
+                                                : kKinds * static_cast<int>(config_types.size());
+  R.assign(G, Eigen::MatrixXd::Zero(M, M));
+  q.assign(G, Eigen::VectorXd::Zero(M));
+  rho.assign(G, 0.0);
+  n.assign(G, 0);
+}
+
+int LikelihoodStatistics::group(int kind, const std::string& config_type) const {
+  if (noise == NoiseGroups::Common) return 0;
+  if (noise == NoiseGroups::PerKind) return kind;
+  const auto it = std::find(config_types.begin(), config_types.end(), config_type);
+  if (it == config_types.end()) throw Error("marginal likelihood: config_type '" + config_type + "' has no noise group");
+  return kind + kKinds * static_cast<int>(it - config_types.begin());
+}
+
+long LikelihoodStatistics::rows() const {
+  long total = 0;
+  for (long c : n) total += c;
+  return total;
 }
 
 void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<const Eigen::VectorXd>& b,
-                               const std::vector<int>& kind, const std::vector<double>& sigma) {
+                               const std::vector<int>& group, const std::vector<double>& sigma) {
   const int M = static_cast<int>(term_of_column.size());
-  for (int k = 0; k < kKinds; ++k) {
+  if (Kmm.rows() != M) throw Error("marginal likelihood: K_mm must be set before rows are added");
+  const double scale = Kmm.diagonal().cwiseAbs().maxCoeff();
+  for (int k = 0; k < groups(); ++k) {
     std::vector<Eigen::Index> rows;
-    // rows with no kernel entry (an isolated atom's energy, the forces on it) say nothing about the
-    // hyperparameters, and their zero targets would let the likelihood grow without bound as σ → 0
-    for (size_t r = 0; r < kind.size(); ++r)
-      if (kind[r] == k && A.row(static_cast<Eigen::Index>(r)).cwiseAbs().maxCoeff() > 0)
+    // rows whose covariance with every sparse point vanishes to round-off (an isolated atom's
+    // energy, forces in a perfect crystal) say nothing about the hyperparameters, and their targets,
+    // zero by symmetry, would let the likelihood grow without bound as their σ → 0
+    for (size_t r = 0; r < group.size(); ++r)
+      if (group[r] == k && A.row(static_cast<Eigen::Index>(r)).cwiseAbs().maxCoeff() * sigma[r] > 1e-10 * scale)
         rows.push_back(static_cast<Eigen::Index>(r));
     if (rows.empty()) continue;
     n[k] += static_cast<long>(rows.size());
@@ -41,7 +70,7 @@ void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const
 }
 
 double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::VectorXd& theta, Eigen::VectorXd* gradient) {
-  const int T = st.n_terms, K = LikelihoodStatistics::kKinds;
+  const int T = st.n_terms, K = st.groups();
   const Eigen::Index M = static_cast<Eigen::Index>(st.term_of_column.size());
   if (theta.size() != T + K) throw Error("marginal likelihood: expected " + std::to_string(T + K) + " hyperparameters");
   Eigen::VectorXd a(M);  // D per column
@@ -105,9 +134,9 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
 
 HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int max_iterations,
                                           const std::function<void(const std::string&)>& log) {
-  const int P = st.n_terms + LikelihoodStatistics::kKinds;
-  Eigen::VectorXd free = Eigen::VectorXd::Ones(P);  // kinds without rows stay fixed
-  for (int k = 0; k < LikelihoodStatistics::kKinds; ++k)
+  const int P = st.n_terms + st.groups();
+  Eigen::VectorXd free = Eigen::VectorXd::Ones(P);  // groups without rows stay fixed
+  for (int k = 0; k < st.groups(); ++k)
     if (st.n[k] == 0) free[st.n_terms + k] = 0.0;
   auto evaluate = [&](const Eigen::VectorXd& x, Eigen::VectorXd& g) {
     double v = 0.0;
@@ -158,7 +187,7 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
         << " with delta scaled by";
       for (int t = 0; t < st.n_terms; ++t) m << " " << std::exp(0.5 * x[t]);
       m << " and sigmas by";
-      for (int k = 0; k < LikelihoodStatistics::kKinds; ++k) m << " " << std::exp(0.5 * x[st.n_terms + k]);
+      for (int k = 0; k < st.groups(); ++k) m << " " << std::exp(0.5 * x[st.n_terms + k]);
       m << ". If a delta grows without bound the data are not centred (choose e0, e.g. e0_method=average) or "
            "K_mm + sparse_jitter limits it (increase sparse_jitter)";
       throw Error(m.str());

@@ -33,15 +33,15 @@ Problem make_problem() {
 }
 
 LikelihoodStatistics statistics(const Problem& p) {
-  LikelihoodStatistics st(p.term, 2);
+  LikelihoodStatistics st(p.term, 2, NoiseGroups::PerKind);
+  st.Kmm = p.Kmm;
+  st.jitter = p.jitter;
   const Eigen::MatrixXd A = p.sigma.cwiseInverse().asDiagonal() * p.Knm;
   const Eigen::VectorXd b = p.y.cwiseQuotient(p.sigma);
   const std::vector<double> sig(p.sigma.data(), p.sigma.data() + p.sigma.size());
   // in two blocks, as the fit adds them
   st.add(A.topRows(11), b.head(11), std::vector<int>(p.kind.begin(), p.kind.begin() + 11), std::vector<double>(sig.begin(), sig.begin() + 11));
   st.add(A.bottomRows(14), b.tail(14), std::vector<int>(p.kind.begin() + 11, p.kind.end()), std::vector<double>(sig.begin() + 11, sig.end()));
-  st.Kmm = p.Kmm;
-  st.jitter = p.jitter;
   return st;
 }
 
