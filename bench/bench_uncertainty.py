@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Quality of the predicted errors, same data and same run: soapgap's GP σ with the given
 hyperparameters, with marginal-likelihood hyperparameters (DTC, and FITC at those), and a
-committee of 5 GAPs (the common alternative), on held-out frames in domain and out of domain.
+committee of 5 GAPs (the usual alternative), on held-out frames in domain and out of domain.
 
     python bench/bench_uncertainty.py [--sets emt,mlearn_Si,mlearn_Mo] [--out results.json]
 
@@ -89,9 +89,11 @@ def mlearn_set(element):
     return train, test, ood, kw
 
 
-def noise_of(pot):
-    s = [float(x) for x in pot._p.metadata["default_sigma"].split()]
-    return s[0], s[1]
+def noise_of(pot, frames):
+    """The model's energy and force noise for each frame (its config_type's sigma if it has one)."""
+    from soapgap.validation import _noise
+    noise, _ = _noise(pot)
+    return np.array([noise(a.info.get("config_type", "default")) for a in frames])
 
 
 class Predictions:
@@ -115,7 +117,8 @@ class Predictions:
             setattr(self, k, np.concatenate(getattr(self, k)))
 
 
-def quality(p, sig_e, sig_f, per_atom=True):
+def quality(p, noise, per_atom=True):
+    sig_e, sig_f = noise[:, 0], np.repeat(noise[:, 1], 3 * p.n)
     e_pred = np.sqrt(p.e_sd ** 2 + sig_e ** 2 / (p.n if per_atom else p.n ** 2))
     f_pred = np.sqrt(p.f_sd ** 2 + sig_f ** 2)
     cov = lambda z: [round(float(np.mean(np.abs(z) <= k)), 3) for k in (1, 2, 3)]
@@ -167,6 +170,37 @@ def cost(pot, frames, repeat=3):
     return {"forces_s": forces, "energy_std_x": best(std=True) / forces, "force_std_x": best(force_std=True) / forces}
 
 
+def cross_validation(train, kw, deltas, noise_scales, folds=5, seed=0):
+    """5-fold cross-validation over a grid of δ and one common noise scale: mean negative log
+    predictive density (NLPD, per force component, σ_pred with the noise) and force RMSE on the
+    left-out frames. The marginal likelihood's choice is compared with the grid's best."""
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(train)) % folds
+    e0 = dict(soapgap.Potential.fit(train, **kw).e0)  # folds may lack the isolated atom
+    delta0 = float(kw["gap"].split("delta=")[1].split()[0])
+    out = []
+    for d in deltas:
+        for s in noise_scales:
+            sig = tuple(s * x for x in kw["default_sigma"])
+            cts = {k: tuple(s * x for x in v) for k, v in (kw.get("config_type_sigma") or {}).items()}
+            gap = kw["gap"].replace(f"delta={kw['gap'].split('delta=')[1].split()[0]}", f"delta={d * delta0}")
+            nlpd, sq, count = 0.0, 0.0, 0
+            for k in range(folds):
+                pot = soapgap.Potential.fit([a for a, f in zip(train, fold) if f != k],
+                                            **dict(kw, gap=gap, default_sigma=sig, config_type_sigma=cts, e0=e0))
+                for a, f in zip(train, fold):
+                    if f != k or len(a) < 2:
+                        continue
+                    r = pot.predict(a, force_std=True)
+                    err = (r["forces"] - reference(a)[1]).ravel()
+                    var = r["forces_std"].ravel() ** 2 + sig[1] ** 2
+                    nlpd += float(np.sum(0.5 * err ** 2 / var + 0.5 * np.log(2 * np.pi * var)))
+                    sq += float(np.sum(err ** 2))
+                    count += err.size
+            out.append({"delta": d * delta0, "noise_scale": s, "nlpd": nlpd / count, "F_rmse": math.sqrt(sq / count)})
+    return out
+
+
 def run_set(name, log):
     train, test, ood, kw = emt_set() if name == "emt" else mlearn_set(name.split("_")[1])
     log(f"== {name}: {len(train)} training frames, {len(test)} in-domain and {len(ood)} out-of-domain test frames")
@@ -174,13 +208,22 @@ def run_set(name, log):
     t0 = time.perf_counter()
     given = soapgap.Potential.fit(train, **kw)
     t_fit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ml = soapgap.Potential.fit(train, optimise_hypers=True, **kw)
-    t_ml = time.perf_counter() - t0
+    ml_models, t_ml = {}, {}
+    for mode in ("common", "per_kind", "per_config_type"):
+        t0 = time.perf_counter()
+        ml_models[mode] = soapgap.Potential.fit(train, optimise_hypers=mode, **kw)
+        t_ml[mode] = time.perf_counter() - t0
+    # FITC and the committee at the hyperparameters of the recommended noise groups: common for the
+    # noise-free EMT reference, per kind (the default) for DFT data
+    base = "common" if name == "emt" else "per_kind"
+    ml = ml_models[base]
     h = ml.hyperparameters
-    res["hypers"] = {"delta": h["gap"][0].split("delta=")[1].split()[0], "default_sigma": h["default_sigma"],
-                     "log_likelihood": [h["initial_log_likelihood"], h["log_likelihood"]], "iterations": h["iterations"],
-                     "given_delta": kw["gap"].split("delta=")[1].split()[0], "given_sigma": list(kw["default_sigma"])}
+    res["hypers"] = {mode: {"delta": m.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+                            "default_sigma": m.hyperparameters["default_sigma"],
+                            "config_type_sigma": m.hyperparameters["config_type_sigma"],
+                            "log_likelihood": [m.hyperparameters["initial_log_likelihood"], m.hyperparameters["log_likelihood"]],
+                            "iterations": m.hyperparameters["iterations"]} for mode, m in ml_models.items()}
+    res["hypers"]["given"] = {"delta": kw["gap"].split("delta=")[1].split()[0], "default_sigma": list(kw["default_sigma"])}
     ml_kw = dict(kw, gap=h["gap"], default_sigma=h["default_sigma"], e0=dict(ml.e0),  # subsets may lack the isolated atom
                  config_type_sigma=h["config_type_sigma"] or kw.get("config_type_sigma"))
     fitc = soapgap.Potential.fit(train, fitc=True, **ml_kw)
@@ -190,14 +233,13 @@ def run_set(name, log):
         idx = np.sort(rng.choice(len(train), int(0.8 * len(train)), replace=False))
         members.append(soapgap.Potential.fit([train[i] for i in idx], **dict(ml_kw, seed=k)))
     t_comm = time.perf_counter() - t0
-    res["fit_s"] = {"given": t_fit, "ml_hypers": t_ml, "committee_5": t_comm}
+    res["fit_s"] = {"given": t_fit, **{f"ml_{m}": t for m, t in t_ml.items()}, "committee_5": t_comm}
     for label, pred, pot in (("GP σ, given hypers", gp_predictor(given), given),
-                             ("GP σ, ML hypers (DTC)", gp_predictor(ml), ml),
-                             ("GP σ, FITC at ML hypers", gp_predictor(fitc), fitc),
-                             ("committee of 5 (ML hypers)", committee_predictor(members), ml)):
-        sig_e, sig_f = noise_of(pot)
+                             *((f"GP σ, ML {m}", gp_predictor(p), p) for m, p in ml_models.items()),
+                             (f"GP σ, FITC at ML {base}", gp_predictor(fitc), fitc),
+                             (f"committee of 5 (ML {base})", committee_predictor(members), ml)):
         p_in, p_out = Predictions(test, pred), Predictions(ood, pred)
-        q = quality(p_in, sig_e, sig_f)
+        q = quality(p_in, noise_of(pot, test))
         q.update(out_of_domain(p_in, p_out))
         res[label] = q
         log(f"   {label:30s} E {q['E_rmse_meV']:.2f} meV/at cov {q['E_cov']}  F {q['F_rmse']:.4f} eV/Å cov {q['F_cov']}"
@@ -214,7 +256,7 @@ def run_set(name, log):
     res["cost"]["committee_x"] = comm_t / res["cost"]["forces_s"]
     log(f"   cost per prediction, relative to forces alone: energy σ ×{res['cost']['energy_std_x']:.2f}, "
         f"force σ ×{res['cost']['force_std_x']:.2f}, committee of 5 ×{res['cost']['committee_x']:.2f}; "
-        f"fits: given {t_fit:.1f} s, ML hypers {t_ml:.1f} s, committee {t_comm:.1f} s")
+        f"fits: given {t_fit:.1f} s, with the hyperparameter search {t_ml[base]:.1f} s, committee {t_comm:.1f} s")
     return res
 
 
@@ -222,8 +264,20 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sets", default="emt,mlearn_Si,mlearn_Mo")
     p.add_argument("--out", default=None, help="write the results as JSON")
+    p.add_argument("--cv", action="store_true", help="also 5-fold cross-validation of δ and the noise scale (EMT set)")
     args = p.parse_args()
     results = {s: run_set(s, lambda m: print(m, flush=True)) for s in args.sets.split(",")}
+    if args.cv:
+        train, _, _, kw = emt_set()
+        ml = soapgap.Potential.fit(train, optimise_hypers="common", **kw).hyperparameters
+        grid = cross_validation(train, kw, deltas=(1, 10, 30, 100, 300), noise_scales=(0.5, 1, 2, 4))
+        best = min(grid, key=lambda g: g["nlpd"])
+        print(f"== 5-fold CV (EMT): best NLPD at delta {best['delta']:.3g}, noise x{best['noise_scale']} "
+              f"(F RMSE {best['F_rmse']:.4f}); marginal likelihood: delta {ml['gap'][0].split('delta=')[1].split()[0][:6]}, "
+              f"noise x{ml['default_sigma'][1] / kw['default_sigma'][1]:.2f}")
+        for g in grid:
+            print(f"   delta {g['delta']:8.3g} noise x{g['noise_scale']:<4} NLPD {g['nlpd']:8.3f} F RMSE {g['F_rmse']:.4f}")
+        results["cv_emt"] = {"grid": grid, "best": best}
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(results, fh, indent=1)

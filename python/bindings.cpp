@@ -210,7 +210,7 @@ NB_MODULE(_soapgap, m) {
         d["iterations"] = r.optimum.iterations;
         return d;
       }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none(),
-         nb::arg("noise") = "common")
+         nb::arg("noise") = "per_kind")
       .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
       .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)

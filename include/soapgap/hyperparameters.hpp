@@ -17,6 +17,6 @@ struct HyperparameterFit {
 // noise: which sigmas share a scale (marginal_likelihood.hpp); per config_type they are written
 // as config_type_sigma.
 HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
-                                                     NoiseGroups noise = NoiseGroups::Common);
+                                                     NoiseGroups noise = NoiseGroups::PerKind);
 
 }  // namespace soapgap

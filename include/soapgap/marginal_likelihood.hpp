@@ -22,13 +22,13 @@
 namespace soapgap {
 
 // Which rows share a noise scale: all (the given energy:force:virial ratios kept), each
-// observation kind, or each kind within each config_type.
+// observation kind (as FLARE), or each kind within each config_type.
 enum class NoiseGroups { Common, PerKind, PerConfigType };
 NoiseGroups parse_noise_groups(const std::string& name);  // common | per_kind | per_config_type
 
 struct LikelihoodStatistics {
   static constexpr int kKinds = 3;  // energy, force, virial
-  NoiseGroups noise = NoiseGroups::Common;
+  NoiseGroups noise = NoiseGroups::PerKind;
   std::vector<std::string> config_types;  // PerConfigType: fit() lists them here (group = kind + 3 · index)
   std::vector<Eigen::MatrixXd> R;  // upper triangular factor of each group's rows
   std::vector<Eigen::VectorXd> q;  // Q_kᵀ b_k

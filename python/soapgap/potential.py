@@ -52,11 +52,11 @@ class Potential:
         (default_sigma and config_type_sigma scaled together) by maximising the sparse GP's log
         marginal likelihood, starting from the values given; the model is fitted twice. The values
         found and the likelihoods are in the returned model's `hyperparameters` dict.
-        True (or "common") keeps the given energy:force:virial sigma ratios and finds one scale for
-        them; "per_kind" one scale per kind; "per_config_type" one per kind and config_type
-        (heteroscedastic data), written as config_type_sigma. More freedom can trade a small class
-        of data (energies) away for a better likelihood of the large one (forces): see
-        docs/uncertainty.md.
+        True (or "per_kind") finds one noise scale each for energies, forces and virials; "common"
+        keeps the given energy:force:virial sigma ratios and finds one scale for them;
+        "per_config_type" one per kind and config_type (heteroscedastic data), written as
+        config_type_sigma. With noise-free references (EMT) per_kind may give the few energies up
+        for a slightly better fit of the many forces; "common" keeps them: docs/uncertainty.md.
         fitc: the FITC sparse approximation instead of DTC: each observation's noise also holds the
         part of its prior variance the sparse points do not explain (docs/uncertainty.md).
         """
@@ -97,7 +97,7 @@ class Potential:
         source = sparse_from._p if sparse_from is not None else None
         if not optimise_hypers:
             return cls(_soapgap.Potential.fit(frames, o, source))
-        noise = "common" if optimise_hypers is True else optimise_hypers
+        noise = "per_kind" if optimise_hypers is True else optimise_hypers
         if noise not in ("common", "per_kind", "per_config_type"):
             raise ValueError(f"optimise_hypers must be True, 'common', 'per_kind' or 'per_config_type', not {optimise_hypers!r}")
         r = _soapgap.Potential.fit_optimising_hyperparameters(frames, o, source, noise)

@@ -21,14 +21,16 @@ std::string scale_delta(const std::string& term, double factor) {
   return o.str();
 }
 
-void check_supported(const FitOptions& opt, const Potential& pot) {
+void check_supported(const FitOptions& opt) {
+  if (opt.comm && opt.comm->distributed()) throw Error("hyperparameter optimisation runs on one rank (no MPI yet)");
   if (!opt.sigma_prefix.empty())
     throw Error("hyperparameter optimisation scales default_sigma and config_type_sigma; per-frame sigmas "
                 "(sigma_prefix) are not supported with it");
-  for (const auto& co : pot.coordinates)
-    if (co.kernel.f0 != 0.0)
-      throw Error("hyperparameter optimisation needs kernels proportional to delta² (f0=0); " + co.descriptor_string +
-                  " has f0=" + std::to_string(co.kernel.f0));
+  for (const auto& term : opt.gap) {
+    const Options o = Options::parse(term, "gap term");
+    if (o.get_double({"f0"}, 0.0) != 0.0)
+      throw Error("hyperparameter optimisation needs kernels proportional to delta² (f0=0): " + term);
+  }
 }
 
 }  // namespace
@@ -38,16 +40,14 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
   const auto log = [&](const std::string& m) {
     if (opt.log) opt.log(m);
   };
-  if (opt.comm && opt.comm->distributed()) throw Error("hyperparameter optimisation runs on one rank (no MPI yet)");
-  if (!opt.sigma_prefix.empty()) check_supported(opt, Potential{});
+  check_supported(opt);
   HyperparameterFit out;
   LikelihoodStatistics st;
   st.noise = noise;
   FitOptions first = opt;
   first.statistics = &st;
   log("[hypers] fit at the starting hyperparameters");
-  const Potential start = fit(frames, first);
-  check_supported(opt, start);
+  fit(frames, first);
   out.optimum = maximise_marginal_likelihood(st, 200, opt.log);
   const Eigen::VectorXd& x = out.optimum.theta;
   const int T = st.n_terms;
