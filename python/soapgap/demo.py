@@ -94,8 +94,11 @@ def main(argv=None):
           + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
     print(f"   {len(test)} held-out frames ({sum(map(len, test))} atoms), {time.time() - t0:.0f} s", flush=True)
 
+    # δ and the noise scale by marginal likelihood, so the predicted errors in the report need no
+    # fitted scale; "common" keeps the energy:force:virial weighting (EMT is noise-free, where one
+    # noise per kind would give the energies up: docs/uncertainty.md)
     fit_kwargs = dict(gap=args.gap, default_sigma=DEFAULT_SIGMA, config_type_sigma={"isolated_atom": (1e-4, 0.01, 0.01)},
-                      sparse_jitter=1e-8, seed=args.seed)
+                      sparse_jitter=1e-8, seed=args.seed, optimise_hypers="common")
     print("== 2/5 + 3/5 fit and active learning (model MD, label the most uncertain snapshots, refit)", flush=True)
     workdir = os.path.join(args.out, "active_learning")
     pot, history = refine(EMT(), train, workdir, fit_kwargs, iterations=args.iterations,
