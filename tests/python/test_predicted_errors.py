@@ -259,3 +259,17 @@ def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
     assert r["energy_std"] == pytest.approx(np.sqrt(var[0]), rel=1e-5)
     assert np.allclose(r["forces_std"].ravel(), np.sqrt(var[1:1 + 3 * n]), rtol=1e-5, atol=1e-8)
     assert pot._p.metadata["sparse_approximation"] == ("fitc" if fitc else "dtc")
+
+
+def test_noise_per_config_type_is_written_as_config_type_sigma(emt_train):
+    from conftest import GAP, SIGMA
+
+    frames = [a for a in emt_train if a.info["config_type"] in ("md", "surface", "isolated_atom")]
+    pot = soapgap.Potential.fit(frames, gap=GAP.replace("n_sparse=300", "n_sparse=100"), default_sigma=SIGMA,
+                                optimise_hypers="per_config_type")
+    h = pot.hyperparameters
+    assert set(h["config_type_sigma"]) == {"md", "surface", "isolated_atom"}
+    assert h["config_type_sigma"]["md"][1] != h["config_type_sigma"]["surface"][1]
+    assert h["refit_log_likelihood"] == pytest.approx(h["log_likelihood"], rel=1e-5)
+    with pytest.raises(ValueError, match="optimise_hypers"):
+        soapgap.Potential.fit(frames, gap=GAP, optimise_hypers="per_atom")
