@@ -9,7 +9,7 @@ Sets: `emt` (EMT Cu, the demo's database: in domain = a second database with ano
 domain = bcc, liquid-like and (111)-surface cells, labelled by EMT); `mlearn_Si`, `mlearn_Mo`
 (../shared/data; published mlearn GAP recipe; trained without the Vacancy and Surface groups,
 which are the out-of-domain test, in domain = the AIMD and Elastic test frames).
-σ_pred = sqrt(σ² + σ_noise²) with the model's own noise (default_sigma); committee σ = the
+σ_pred = sqrt(σ² + σ_noise²) with the model's own noise (its config_type_sigma or default_sigma); committee σ = the
 spread of the 5 predictions (sample std), plus the same noise. Coverage P(|err| ≤ kσ), Spearman
 ρ(σ, |err|) per frame (energy per atom) and per atom (|σ_F,i| vs |ΔF_i|); out of domain, the
 ratio of mean σ there to in domain, and Spearman over in- and out-of-domain frames together.

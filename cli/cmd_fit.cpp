@@ -53,7 +53,8 @@ const std::vector<OptionSpec> kSpec = {
     {"fitc", false, "FITC sparse approximation: each observation's noise also holds the part of its prior variance "
                     "the sparse points do not explain (default: DTC)"},
     {"optimise-hypers", false, "choose delta of every gap term and the energy/force/virial sigmas by maximising the "
-                               "sparse GP's marginal likelihood (fits twice; the given values are the start)"},
+                               "sparse GP's marginal likelihood (fits twice; the given values are the start; DTC only, "
+                               "kernels with f0=0, no per-frame sigmas, one rank)"},
     {"hyper-noise", true, "with --optimise-hypers, which sigmas share a scale: per_kind (energy, force, virial), "
                           "common (the given ratios kept) or per_config_type (written as config_type_sigma)", "per_kind"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},

@@ -10,8 +10,11 @@
 //   log|Q+Λ| = log|Λ(θ)| + log|R(θ)ᵀR(θ)| − log|K_mm(θ)| (determinant lemma),
 // where R(θ) and the residual r(θ) come from the QR of [R_k D/√s_k, q_k/√s_k (every k); L(θ)ᵀ, 0].
 // Square-root factors only: the normal matrices would square the condition number, and
-// yᵀΛ⁻¹y − hᵀ(K_mm+G)⁻¹h would cancel most of its digits when the fit is good. An evaluation costs one QR of a 4M x M stack and a
-// few M x M triangular solves; nothing N x N is formed. The kernel must be proportional to δ² (f0 = 0).
+// yᵀΛ⁻¹y − hᵀ(K_mm+G)⁻¹h would cancel most of its digits when the fit is good. An evaluation costs
+// one QR of a (G+1)M x M stack (G noise groups with rows; Eigen, one thread: practical up to
+// M ≈ 2000) and a few M x M triangular solves; nothing N x N is formed. K_mm is block diagonal over
+// gap terms, so each term's scale commutes with its Cholesky factor. The kernel must be
+// proportional to δ² (f0 = 0).
 #pragma once
 #include <functional>
 #include <string>

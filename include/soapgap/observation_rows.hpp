@@ -31,9 +31,9 @@ void add_observation_rows(const DescriptorData& d, const Coordinate& co, Observa
 // (O(n_env² · d), in blocks of bounded memory).
 double energy_prior(const DescriptorData& d, const Kernel& kernel);
 
-// Prior variance of each force and virial observation of one descriptor term (energy excluded:
-// Potential::predict sums its pairs block by block): Var Σ_e ∂(c_e ε_e) with ε ~ GP(0, k), from
-// the kernel's second derivatives contracted with the descriptor gradients (Kernel::derivative_variance).
+// Prior variance of each force and virial observation of one descriptor term (the energy's is
+// energy_prior): Var Σ_e ∂(c_e ε_e) with ε ~ GP(0, k), from the kernel's second derivatives
+// contracted with the descriptor gradients (Kernel::derivative_covariance).
 // Returns rows() − energy entries, forces then virial. Forces cost O(neighbours² · d) per atom; the
 // virial O(n_env² · d) per frame.
 Eigen::VectorXd derivative_prior(const DescriptorData& d, const Kernel& kernel, ObservationKinds kinds, int n_atoms);

@@ -190,7 +190,8 @@ def _run_md(pot, atoms, temperature, steps, interval, rng, max_force, min_distan
             try:
                 d = neighbour_list('d', atoms, pot.cutoff)
                 std, fstd = _uncertainty(pot, atoms, select_by == 'force_sigma')
-                if len(d) and d.min() >= min_distance and np.all(np.isfinite(std)):
+                finite = np.all(np.isfinite(std)) and (fstd is None or np.all(np.isfinite(fstd)))
+                if len(d) and d.min() >= min_distance and finite:
                     snaps.append((-dyn.nsteps, _snapshot(atoms), std, fstd))
             except soapgap.SoapgapError:
                 pass

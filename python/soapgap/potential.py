@@ -29,6 +29,7 @@ class Potential:
 
     def __init__(self, engine):
         self._p = engine
+        self.hyperparameters = None  # set by fit(optimise_hypers=...): the values found, the likelihoods
 
     @classmethod
     def fit(cls, data, gap, default_sigma=(0.002, 0.1, 0.05), config_type_sigma=None, e0=None,
@@ -55,8 +56,9 @@ class Potential:
         True (or "per_kind") finds one noise scale each for energies, forces and virials; "common"
         keeps the given energy:force:virial sigma ratios and finds one scale for them;
         "per_config_type" one per kind and config_type (heteroscedastic data), written as
-        config_type_sigma. With noise-free references (EMT) per_kind may give the few energies up
-        for a slightly better fit of the many forces; "common" keeps them: docs/uncertainty.md.
+        config_type_sigma (default_sigma, for config_types absent from training, is kept). With
+        noise-free references (EMT) per_kind may give the few energies up for a slightly better fit
+        of the many forces; "common" keeps them: docs/uncertainty.md. Not with fitc.
         fitc: the FITC sparse approximation instead of DTC: each observation's noise also holds the
         part of its prior variance the sparse points do not explain (docs/uncertainty.md).
         """

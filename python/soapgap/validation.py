@@ -381,8 +381,9 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
     """Is the predicted std informative and calibrated on held-out frames?
 
     GP σ is that of the noise-free prediction; the error against a reference also holds what the
-    fit treats as noise, so the predictive σ_pred = sqrt(σ² + σ_noise²) uses the fit's own
-    default_sigma (energy: σ_E·sqrt(N) for a frame of N atoms with per-atom sigmas; force: σ_F).
+    fit treats as noise, so the predictive σ_pred = sqrt(σ² + σ_noise²) uses the fit's own sigmas
+    (the frame's config_type_sigma, else default_sigma; energy: σ_E·sqrt(N) for a frame of N atoms
+    with per-atom sigmas; force: σ_F).
     Energies, per frame: coverage P(|err| ≤ kσ) of GP σ, of σ_pred, and of σ_pred times one scale
     fitted on the even frames (measured on the odd ones; Musil et al., JCTC 15, 906 (2019)), next to
     the Gaussian erf(k/√2); Spearman ρ(σ, |err|). Forces (forces=True: the force σ costs about a
@@ -416,13 +417,14 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
     sigma_pred = np.sqrt(sigma ** 2 + sig_e ** 2 / (n if per_atom else n ** 2))
     cal, ev = np.arange(len(n)) % 2 == 0, np.arange(len(n)) % 2 == 1
     scale = float(np.sqrt(np.mean((err[cal] / sigma_pred[cal]) ** 2))) if cal.any() else float('nan')
-    cover = lambda z: {str(k): float(np.mean(np.abs(z) <= k)) for k in ks}
+    # |err| ≤ kσ, not |err/σ| ≤ k: an exactly known value (σ = 0, error 0) counts as covered
+    cover = lambda err, sd: {str(k): float(np.mean(np.abs(err) <= k * sd)) for k in ks}
     stats = {'n_frames': len(n), 'n_atoms': int(n.sum()),
              'spearman_frame': spearmanr(sigma, err).statistic,
-             'coverage': cover(err / sigma),
-             'coverage_predictive': cover(err / sigma_pred),
+             'coverage': cover(err, sigma),
+             'coverage_predictive': cover(err, sigma_pred),
              'calibration_scale': scale,
-             'coverage_calibrated': cover(err[ev] / (scale * sigma_pred[ev])) if ev.any() else {},
+             'coverage_calibrated': cover(err[ev], scale * sigma_pred[ev]) if ev.any() else {},
              'calibration_energy': calibration_curve(err / sigma_pred),
              'noise_sigma_E_per_atom': float(np.median(sig_e)), 'noise_sigma_F': float(np.median(np.concatenate(sig_f))),
              'gaussian': {str(k): math.erf(k / math.sqrt(2)) for k in ks},
@@ -437,8 +439,8 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
         f_pred_sd = np.sqrt(f_std.ravel() ** 2 + np.concatenate(sig_f) ** 2)
         known = f_std.ravel() > 0          # an isolated atom's force is exactly zero, without error
         frame_rmse, frame_sd = np.array(f_frame).T
-        stats.update({'force_coverage': cover(f_err[known] / f_std.ravel()[known]),
-                      'force_coverage_predictive': cover(f_err / f_pred_sd),
+        stats.update({'force_coverage': cover(f_err[known], f_std.ravel()[known]),
+                      'force_coverage_predictive': cover(f_err, f_pred_sd),
                       'calibration_force': calibration_curve(f_err / f_pred_sd),
                       'spearman_atom_force': spearmanr(np.linalg.norm(f_std, axis=1), df).statistic,
                       'spearman_frame_force': spearmanr(frame_sd, frame_rmse).statistic,

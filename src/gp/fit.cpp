@@ -679,16 +679,18 @@ void log_peak_memory(const Communicator& comm, const Log& log) {
 }
 
 void record_settings(const FitOptions& opt, int n_frames, Potential& pot) {
-  std::ostringstream ds;
+  std::ostringstream ds;  // enough digits for optimised sigmas (they are read back: validation)
+  ds.precision(12);
   ds << opt.default_sigma[0] << " " << opt.default_sigma[1] << " " << opt.default_sigma[2];
   pot.metadata["default_sigma"] = ds.str();
   pot.metadata["sparse_jitter"] = std::to_string(opt.sparse_jitter);
   pot.metadata["sparse_approximation"] = opt.fitc ? "fitc" : "dtc";
   pot.metadata["sigma_per_atom"] = opt.sigma_per_atom ? "T" : "F";
-  std::string cts;
+  std::ostringstream cts;
+  cts.precision(12);
   for (const auto& [ct, sg] : opt.config_type_sigma)
-    cts += (cts.empty() ? "" : ":") + ct + ":" + std::to_string(sg[0]) + ":" + std::to_string(sg[1]) + ":" + std::to_string(sg[2]);
-  if (!cts.empty()) pot.metadata["config_type_sigma"] = cts;
+    cts << (cts.tellp() > 0 ? ":" : "") << ct << ":" << sg[0] << ":" << sg[1] << ":" << sg[2];
+  if (!opt.config_type_sigma.empty()) pot.metadata["config_type_sigma"] = cts.str();
   pot.metadata["n_frames"] = std::to_string(n_frames);
   pot.metadata["seed"] = std::to_string(opt.seed);
   std::string gap;
@@ -749,7 +751,7 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   if (opt.fitc && comm.distributed()) throw Error("fit: FITC runs on one rank (no MPI yet)");
   if (opt.statistics) {
     if (comm.distributed()) throw Error("fit: marginal-likelihood statistics are collected by serial fits only");
-    if (opt.fitc) throw Error("fit: the marginal-likelihood statistics (hyperparameter optimisation) are for DTC; not with FITC");
+    if (opt.fitc) throw Error("fit: the marginal-likelihood statistics (hyperparameter optimisation) are for DTC, not FITC");
     std::vector<int> term_of_column;
     for (size_t c = 0; c < terms.size(); ++c) term_of_column.insert(term_of_column.end(), pot.coordinates[c].n_sparse(), terms[c].gap);
     std::vector<std::string> cts;  // a noise group per config_type, in order of first appearance

@@ -23,6 +23,9 @@ std::string scale_delta(const std::string& term, double factor) {
 
 void check_supported(const FitOptions& opt) {
   if (opt.comm && opt.comm->distributed()) throw Error("hyperparameter optimisation runs on one rank (no MPI yet)");
+  if (opt.fitc)
+    throw Error("hyperparameter optimisation maximises the DTC likelihood: drop fitc, or refit with fitc at the "
+                "values it finds");
   if (!opt.sigma_prefix.empty())
     throw Error("hyperparameter optimisation scales default_sigma and config_type_sigma; per-frame sigmas "
                 "(sigma_prefix) are not supported with it");

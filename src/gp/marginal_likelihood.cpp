@@ -24,8 +24,8 @@ LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms, 
   const int G = noise == NoiseGroups::Common    ? 1
                 : noise == NoiseGroups::PerKind ? kKinds
                                                 : kKinds * static_cast<int>(config_types.size());
-  R.assign(G, Eigen::MatrixXd::Zero(M, M));
-  q.assign(G, Eigen::VectorXd::Zero(M));
+  R.assign(G, Eigen::MatrixXd());  // allocated with a group's first row: empty groups cost nothing
+  q.assign(G, Eigen::VectorXd());
   rho.assign(G, 0.0);
   n.assign(G, 0);
 }
@@ -60,6 +60,10 @@ void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const
     if (rows.empty()) continue;
     n[k] += static_cast<long>(rows.size());
     for (Eigen::Index r : rows) log_lambda += 2.0 * std::log(sigma[r]);
+    if (R[k].size() == 0) {
+      R[k] = Eigen::MatrixXd::Zero(M, M);
+      q[k] = Eigen::VectorXd::Zero(M);
+    }
     StreamingQR qr(R[k], M, q[k]);  // fold the rows into this kind's factor
     qr.add(A(rows, Eigen::all), b(rows));
     TriangularFactor f = qr.finish();
@@ -149,6 +153,9 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
     g = -g.cwiseProduct(free);
     return -v;  // minimise −log p
   };
+  if (st.rows() == 0)
+    throw Error("marginal likelihood: no training row depends on the sparse points (isolated atoms or perfect "
+                "crystals only): the data say nothing about the hyperparameters");
   HyperOptimum out;
   Eigen::VectorXd x = Eigen::VectorXd::Zero(P), g(P);
   double f = evaluate(x, g);
@@ -158,7 +165,7 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
   out.initial = -f;
   Eigen::MatrixXd H = Eigen::MatrixXd::Identity(P, P);  // inverse Hessian estimate
   const double scale = std::max(1.0, static_cast<double>(st.rows()));
-  int it = 0;
+  int it = 0, steps = 0;
   for (; it < max_iterations; ++it) {
     if (g.cwiseAbs().maxCoeff() < 1e-6 * scale) break;
     Eigen::VectorXd p = -H * g;
@@ -200,6 +207,7 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
     }
     const double change = f - f_new;
     x = x_new, g = g_new, f = f_new;
+    ++steps;
     if (log) {
       std::ostringstream m;
       m.precision(10);
@@ -217,7 +225,7 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
                   " of its start): the data do not determine it; fix it or add data of that kind");
   out.theta = x;
   out.log_likelihood = -f;
-  out.iterations = it;
+  out.iterations = steps;
   return out;
 }
 

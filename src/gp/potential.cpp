@@ -149,7 +149,8 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   const bool var = want_var && R.size() > 0;
   if (want_var && !var) throw Error("this model carries no posterior factor R: predicted variance unavailable");
   if (opt.force_variance && centres < n)
-    throw Error("predicted force variance is not available on a domain with ghost atoms");
+    throw Error("predicted force variance is not available on a domain with ghost atoms; evaluate the whole "
+                "periodic cell instead");
   const int M = n_sparse_total();
   RowMatrixXd k_atoms;  // centres x M_total: per-atom local-energy covariance with the sparse points
   Eigen::RowVectorXd k_total;

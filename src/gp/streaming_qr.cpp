@@ -22,7 +22,8 @@ StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Communicator& c
 }
 
 StreamingQR::StreamingQR(const Eigen::MatrixXd& R0, int m, const Eigen::VectorXd& qtb0) : StreamingQR(R0, m) {
-  if (qtb0.size() == m) qtb_ = qtb0;
+  if (qtb0.size() != m) throw Error("StreamingQR: Qᵀb has " + std::to_string(qtb0.size()) + " entries, not " + std::to_string(m));
+  qtb_ = qtb0;
 }
 
 void StreamingQR::add(Eigen::MatrixXd B, Eigen::VectorXd b) {
