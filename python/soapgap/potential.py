@@ -49,9 +49,8 @@ class Potential:
         "coulomb species={Na Cl} charges={1 -1}", "dispersion ...", "table ..."; docs/baselines.md),
         a model path (.json/.xml) or a Potential. The GAP is fitted to reference − baseline and
         the returned model contains the baselines and predicts the sum.
-        optimise_hypers: choose delta of every gap term and the energy, force and virial sigmas
-        (default_sigma and config_type_sigma scaled together) by maximising the sparse GP's log
-        marginal likelihood, starting from the values given; the model is fitted twice. The values
+        optimise_hypers: choose delta of every gap term and the noise sigmas by maximising the sparse
+        GP's log marginal likelihood (DTC), starting from the values given; the model is fitted twice. The values
         found and the likelihoods are in the returned model's `hyperparameters` dict.
         True (or "per_kind") finds one noise scale each for energies, forces and virials; "common"
         keeps the given energy:force:virial sigma ratios and finds one scale for them;
