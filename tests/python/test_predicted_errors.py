@@ -193,6 +193,9 @@ def test_marginal_likelihood_hyperparameters_calibrate_the_predicted_errors(emt_
 def test_hyperparameter_optimisation_refuses_what_it_cannot_scale(emt_train):
     with pytest.raises(Exception, match="f0"):
         soapgap.Potential.fit(emt_train[:20], gap=SOAP + " n_sparse=20 f0=0.1", e0={"Cu": 0.0}, optimise_hypers=True)
+    with pytest.raises(Exception, match="DTC.*drop fitc"):
+        soapgap.Potential.fit(emt_train[:20], gap=SOAP + " n_sparse=20", e0={"Cu": 0.0}, optimise_hypers=True, fitc=True)
+
 
 
 def test_cli_optimise_hypers(cli, tmp_path, emt_train):
