@@ -8,11 +8,12 @@
 // D = diag(a_t) over term t's columns and K_mm(θ) = D^½ K_mm D^½ + jitter·I = L(θ)L(θ)ᵀ,
 //   yᵀ(Q+Λ)⁻¹y = min_α Σ_k |A_k D α − b_k|²/s_k + |L(θ)ᵀα|² (Woodbury) = Σ_k ρ_k/s_k + r²(θ),
 //   log|Q+Λ| = log|Λ(θ)| + log|R(θ)ᵀR(θ)| − log|K_mm(θ)| (determinant lemma),
-// where R(θ) and the residual r(θ) come from the QR of [R_k D/√s_k, q_k/√s_k (every k); L(θ)ᵀ, 0].
+// where R(θ) and the residual r(θ) come from the QR of [R_k D/√s_k, q_k/√s_k (every k); L(θ)ᵀ, 0],
+// folded triangle by triangle (streaming_qr.hpp's merge).
 // Square-root factors only: the normal matrices would square the condition number, and
 // yᵀΛ⁻¹y − hᵀ(K_mm+G)⁻¹h would cancel most of its digits when the fit is good. An evaluation costs
-// one QR of a (G+1)M x M stack (G noise groups with rows; Eigen, one thread: practical up to
-// M ≈ 2000) and a few M x M triangular solves; nothing N x N is formed. K_mm is block diagonal over
+// G merges of (M+1)² triangles (G noise groups with rows, 2/3 M³ flops each), a Cholesky and, for
+// the gradient, (G+3) M x M triangular solves; nothing N x N is formed. K_mm is block diagonal over
 // gap terms, so each term's scale commutes with its Cholesky factor. The kernel must be
 // proportional to δ² (f0 = 0).
 #pragma once

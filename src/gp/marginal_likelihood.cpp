@@ -80,36 +80,34 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
   Eigen::VectorXd a(M);  // D per column
   for (Eigen::Index m = 0; m < M; ++m) a[m] = std::exp(theta[st.term_of_column[m]]);
   const Eigen::VectorXd sqrt_a = a.cwiseSqrt();
-  // stack [R_k D/√s_k, q_k/√s_k; L(θ)ᵀ, 0] and factor it
-  std::vector<int> kinds;
-  for (int k = 0; k < K; ++k)
-    if (st.n[k] > 0) kinds.push_back(k);
-  const Eigen::Index nk = static_cast<Eigen::Index>(kinds.size());
-  Eigen::MatrixXd stack = Eigen::MatrixXd::Zero((nk + 1) * M, M + 1);
-  double rho = 0.0, logdet_lambda = st.log_lambda;
-  for (Eigen::Index j = 0; j < nk; ++j) {
-    const int k = kinds[j];
-    const double s = std::exp(theta[T + k]);
-    stack.block(j * M, 0, M, M) = st.R[k] * a.asDiagonal() / std::sqrt(s);
-    stack.block(j * M, M, M, 1) = st.q[k] / std::sqrt(s);
-    rho += st.rho[k] / s;
-    logdet_lambda += st.n[k] * theta[T + k];
-  }
   Eigen::MatrixXd Kth = sqrt_a.asDiagonal() * st.Kmm * sqrt_a.asDiagonal();
   Kth.diagonal().array() += st.jitter;
   const Eigen::LLT<Eigen::MatrixXd> kmm(Kth);
   if (kmm.info() != Eigen::Success) throw Error("marginal likelihood: K_mm is not positive definite; increase sparse_jitter");
   const Eigen::MatrixXd Lth = kmm.matrixL();  // K_mm(θ) = L(θ)L(θ)ᵀ
-  stack.block(nk * M, 0, M, M) = Lth.transpose();
-  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(stack);
-  const Eigen::MatrixXd Raug = qr.matrixQR().topRows(M + 1).triangularView<Eigen::Upper>();
+  // the factor of [R_k D/√s_k, q_k/√s_k, √(ρ_k/s_k) (every group); L(θ)ᵀ, 0, 0] by merging the
+  // augmented triangles one by one (LAPACK dtpqrt, BLAS threads); its corner holds the whole
+  // residual Σ_k ρ_k/s_k + r²(θ)
+  Eigen::MatrixXd Raug = Eigen::MatrixXd::Zero(M + 1, M + 1), next(M + 1, M + 1);
+  Raug.topLeftCorner(M, M) = Lth.transpose();
+  double logdet_lambda = st.log_lambda;
+  for (int k = 0; k < K; ++k) {
+    if (st.n[k] == 0) continue;
+    const double s = std::exp(theta[T + k]);
+    next.setZero();
+    next.topLeftCorner(M, M) = st.R[k] * a.asDiagonal() / std::sqrt(s);
+    next.col(M).head(M) = st.q[k] / std::sqrt(s);
+    next(M, M) = std::sqrt(std::max(0.0, st.rho[k]) / s);
+    merge_triangles(Raug, next);
+    logdet_lambda += st.n[k] * theta[T + k];
+  }
   const Eigen::MatrixXd Rth = Raug.topLeftCorner(M, M);
   const auto R = Rth.triangularView<Eigen::Upper>();
-  const double r2 = Raug(M, M) * Raug(M, M);  // residual of the stacked least squares
+  const double residual = Raug(M, M) * Raug(M, M);  // yᵀ(Q+Λ)⁻¹y
   const double logdet_A = 2.0 * Rth.diagonal().cwiseAbs().array().log().sum();
   const double logdet_Kmm = 2.0 * Lth.diagonal().array().log().sum();
   const double N = static_cast<double>(st.rows());
-  const double value = -0.5 * (rho + r2) - 0.5 * (logdet_lambda + logdet_A - logdet_Kmm) - 0.5 * N * std::log(2 * M_PI);
+  const double value = -0.5 * residual - 0.5 * (logdet_lambda + logdet_A - logdet_Kmm) - 0.5 * N * std::log(2 * M_PI);
   if (gradient) {
     gradient->setZero(T + K);
     const Eigen::VectorXd alpha = R.solve(Raug.col(M).head(M));  // the weights at θ
@@ -126,7 +124,8 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
                                                   j * Linv.col(m).squaredNorm());
     // ∂/∂log s_k = ½|A_k D α − b_k|²/s_k − ½n_k + ½|R_k D R⁻¹|²_F/s_k,  |A_kDα − b_k|² = |R_kDα − q_k|² + ρ_k
     const Eigen::VectorXd Da = a.cwiseProduct(alpha);
-    for (int k : kinds) {
+    for (int k = 0; k < K; ++k) {
+      if (st.n[k] == 0) continue;
       const double s = std::exp(theta[T + k]);
       const Eigen::MatrixXd X = R.transpose().solve((st.R[k] * a.asDiagonal()).transpose());  // (R_k D R⁻¹)ᵀ
       const double misfit = (st.R[k] * Da - st.q[k]).squaredNorm() + st.rho[k];
