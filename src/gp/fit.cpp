@@ -430,8 +430,6 @@ void choose_sparse_points(const std::vector<Structure>& frames, FrameShare share
   log("[sparse] selection took " + std::to_string(seconds_since(t0)) + " s");
 }
 
-// L with K_mm + jitter I = L Lᵀ (block diagonal over terms). K_mm itself is not kept, so peak
-// memory counts L only.
 // K_mm between the sparse points (block diagonal over terms), without jitter.
 Eigen::MatrixXd sparse_covariance(const Potential& pot) {
   const int M = pot.n_sparse_total();
@@ -447,6 +445,8 @@ Eigen::MatrixXd sparse_covariance(const Potential& pot) {
   return Kmm;
 }
 
+// L with K_mm + jitter I = L Lᵀ (block diagonal over terms). K_mm itself is not kept, so peak
+// memory counts L only.
 Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
   Eigen::MatrixXd Kmm = sparse_covariance(pot);
   Kmm.diagonal().array() += jitter;
@@ -461,7 +461,7 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
 // (row-major: each gradient entry updates whole rows, which in the column-major block would
 // stride across pages) and b. With FITC each row's noise variance also holds the part of its prior
 // variance the sparse points do not explain, [K_nn − K_nm K_mm⁻¹ K_mn]_ii (Snelson & Ghahramani,
-// NIPS 2005): prior from the kernel (observation_rows.hpp), Nyström part |L⁻¹k_i|².
+// NIPS 18 (2006)): prior from the kernel (observation_rows.hpp), Nyström part |L⁻¹k_i|².
 void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, bool fitc,
                 RowMatrixXd& B, Eigen::VectorXd& b, KernelRowBuffers& buf) {
   const int n = s.size();
@@ -509,7 +509,6 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
 SolverMemory solver_memory(double N, double M, double P, double b) {
   return {8.0 * std::max(2 * M * M + b * M, P > 1 ? 3 * M * M : 0.0), 8.0 * (2 * N * (M + 1) / P + 2 * M * M)};
 }
-
 
 // The rows of frames [f_begin, f_end) (stacked in B, b) into the marginal-likelihood statistics,
 // each with its kind (energy, force, virial) and sigma.
