@@ -13,11 +13,13 @@ class SoapGapCalculator(Calculator):
     'energy_std', that of the total energy: O(n_env²) kernel evaluations per call, as costly as
     the prediction at ~100 atoms and dominant for large cells, so off by default (not for MD).
     force_std=True (implies std) adds 'forces_std' (n×3, eV/Å) and, with total_std, 'stress_std'
-    (Voigt, eV/Å³): the posterior standard deviations of the derivative observations."""
+    (Voigt, eV/Å³): the posterior standard deviations of the derivative observations.
+    noise=True: every std is that of a new reference observation (the fit's noise added:
+    Potential.predict)."""
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, potential, std=False, total_std=False, force_std=False, **kwargs):
+    def __init__(self, potential, std=False, total_std=False, force_std=False, noise=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(potential, (str, os.PathLike)):
             from .potential import Potential
@@ -27,11 +29,12 @@ class SoapGapCalculator(Calculator):
         self.std = std or force_std
         self.total_std = total_std
         self.force_std = force_std
+        self.noise = noise
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         r = self.potential.predict(self.atoms, forces=True, std=self.std, total_std=self.total_std,
-                                   force_std=self.force_std)
+                                   force_std=self.force_std, noise=self.noise)
         self.results["energy"] = r["energy"]
         self.results["free_energy"] = r["energy"]
         self.results["energies"] = r["energies"]

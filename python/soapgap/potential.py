@@ -16,6 +16,22 @@ def _frames(data, keys):
     return [to_structure(a, frame=i, **keys) for i, a in enumerate(data)]
 
 
+def _add_noise(out, noise, n_atoms):
+    """Stds of a new reference observation: sqrt(σ² + σ_noise²) with the fit's noise."""
+    if noise is None:
+        raise ValueError("noise=True: this model carries no noise model (a GAP XML file); use the stds as they are")
+    sig_e, sig_f, sig_v, per_atom = noise
+    scale = np.sqrt(n_atoms) if per_atom else 1.0
+    if "energies_std" in out:
+        out["energies_std"] = np.sqrt(out["energies_std"] ** 2 + (sig_e * scale) ** 2 / max(n_atoms, 1))
+    if "energy_std" in out:
+        out["energy_std"] = float(np.hypot(out["energy_std"], sig_e * scale))
+    if "forces_std" in out:
+        out["forces_std"] = np.hypot(out["forces_std"], sig_f)
+    if "virial_std" in out:
+        out["virial_std"] = np.hypot(out["virial_std"], sig_v * scale)
+
+
 def _baseline_list(baseline):
     if baseline is None:
         return []
@@ -156,7 +172,21 @@ class Potential:
     def descriptors(self):
         return self._p.descriptors
 
-    def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False, force_std=False):
+    def noise(self, config_type=None):
+        """The fit's noise (σ_E, σ_F, σ_V, sigma_per_atom) for a config_type (its
+        config_type_sigma, else default_sigma), or None for models that carry none (GAP XML)."""
+        meta = self._p.metadata
+        if "default_sigma" not in meta:
+            return None
+        sig = [float(x) for x in meta["default_sigma"].split()][:3]
+        parts = meta["config_type_sigma"].split(":") if meta.get("config_type_sigma") else []
+        for i in range(0, len(parts) - 3, 4):
+            if parts[i] == config_type:
+                sig = [float(x) for x in parts[i + 1:i + 4]]
+        return sig[0], sig[1], sig[2], meta.get("sigma_per_atom", "T") == "T"
+
+    def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False, force_std=False,
+                noise=False):
         """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
         ASE stress (eV/Å³, Voigt xx yy zz yz xz xy).
 
@@ -172,7 +202,12 @@ class Potential:
         of every force component, from the posterior of the derivative observations (the same DTC
         form as the energies, with the kernel's second derivatives for the prior). With total_std
         it also adds 'virial_std' (3×3, eV) and, for 3D cells, 'stress_std' (Voigt, eV/Å³). Cost:
-        the force rows against every sparse point, about what one training frame costs a fit."""
+        the force rows against every sparse point, about what one training frame costs a fit.
+
+        These are the stds of the noise-free prediction. noise=True gives those of a new reference
+        observation instead, σ_pred = sqrt(σ² + σ_noise²), with the fit's own noise (self.noise()
+        for atoms.info['config_type']): σ_E per atom energy, σ_E·√N for the total (σ_E without
+        per-atom sigmas), σ_F per force component, σ_V·√N for the virial (docs/uncertainty.md)."""
         std = std or force_std
         if force_std and not forces:
             raise ValueError("force_std needs forces=True")
@@ -196,9 +231,11 @@ class Potential:
             if total_std:
                 w = np.asarray(r["virial_std"])
                 out["virial_std"] = w
-                if atoms.cell.rank == 3:
-                    s = w / atoms.get_volume()
-                    out["stress_std"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        if noise and std:
+            _add_noise(out, self.noise(atoms.info.get("config_type", "default")), len(atoms))
+        if "virial_std" in out and atoms.cell.rank == 3:
+            s = out["virial_std"] / atoms.get_volume()
+            out["stress_std"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         return out
 
     def local_gap_variance(self, atoms, regularisation=1e-3):
@@ -208,7 +245,7 @@ class Potential:
         For calibrated errors use predict(..., std=True), the sparse-GP posterior."""
         return np.asarray(self._p.local_gap_variance(to_structure(atoms), float(regularisation)))
 
-    def calculator(self, std=False, total_std=False):
+    def calculator(self, std=False, total_std=False, force_std=False, noise=False):
         from .calculator import SoapGapCalculator
 
-        return SoapGapCalculator(self, std=std, total_std=total_std)
+        return SoapGapCalculator(self, std=std, total_std=total_std, force_std=force_std, noise=noise)

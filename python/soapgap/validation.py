@@ -355,18 +355,11 @@ def _reference(frame):
 
 
 def _noise(potential):
-    """The fit's noise model from the model's metadata: a function config_type -> (sigma_E,
-    sigma_F), and whether sigma_E is per atom; zeros for models without one (gap_fit XML)."""
-    try:
-        meta = potential._p.metadata
-        default = [float(x) for x in meta['default_sigma'].split()][:2]
-        per_ct = {}
-        parts = meta.get('config_type_sigma', '').split(':') if meta.get('config_type_sigma') else []
-        for i in range(0, len(parts) - 3, 4):
-            per_ct[parts[i]] = [float(parts[i + 1]), float(parts[i + 2])]
-        return (lambda ct: per_ct.get(ct, default)), meta.get('sigma_per_atom', 'T') == 'T'
-    except (AttributeError, KeyError, ValueError, IndexError):
+    """The fit's noise model: a function config_type -> (sigma_E, sigma_F), and whether sigma_E is
+    per atom; zeros for models without one (gap_fit XML)."""
+    if potential.noise() is None:
         return (lambda ct: (0.0, 0.0)), True
+    return (lambda ct: potential.noise(ct)[:2]), potential.noise()[3]
 
 
 def calibration_curve(z, levels=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):

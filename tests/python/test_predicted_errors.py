@@ -302,3 +302,28 @@ def test_mlearn_si_marginal_likelihood_hyperparameters(shared_data):
     assert s[2] > 5 * s[0]  # the virials are the least consistent data (σ_V ≈ 0.5 eV/atom measured)
     assert after["values"]["held-out F RMSE"]["error"] < 0.8 * before["values"]["held-out F RMSE"]["error"]
     assert before["stats"]["force_coverage_predictive"]["2"] < 0.85 < 0.93 < after["stats"]["force_coverage_predictive"]["2"]
+
+
+def test_predictive_std_adds_the_fits_noise(emt_potential, tmp_path):
+    from conftest import SIGMA, rattled_fcc
+
+    atoms = rattled_fcc(reps=2)
+    n = len(atoms)
+    latent = emt_potential.predict(atoms, total_std=True, force_std=True)
+    pred = emt_potential.predict(atoms, total_std=True, force_std=True, noise=True)
+    assert emt_potential.noise() == pytest.approx((*SIGMA, True))
+    assert pred["energy_std"] == pytest.approx(np.hypot(latent["energy_std"], SIGMA[0] * np.sqrt(n)))
+    assert np.allclose(pred["forces_std"], np.hypot(latent["forces_std"], SIGMA[1]))
+    assert np.allclose(pred["energies_std"], np.hypot(latent["energies_std"], SIGMA[0]))
+    assert np.allclose(pred["virial_std"], np.hypot(latent["virial_std"], SIGMA[2] * np.sqrt(n)))
+    assert np.allclose(pred["stress_std"][:3], np.diag(pred["virial_std"]) / atoms.get_volume())
+    # a frame of a config_type with its own sigmas takes those
+    iso = atoms.copy()
+    iso.info["config_type"] = "isolated_atom"
+    assert emt_potential.predict(iso, force_std=True, noise=True)["forces_std"].min() >= 0.01
+    calc = emt_potential.calculator(force_std=True, noise=True)
+    atoms.calc = calc
+    atoms.get_forces()
+    assert np.allclose(calc.results["forces_std"], pred["forces_std"])
+    emt_potential.save(tmp_path / "m.xml")
+    assert soapgap.Potential.load(tmp_path / "m.xml").noise() is None  # GAP XML: no noise model (nor R)
