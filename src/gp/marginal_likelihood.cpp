@@ -51,8 +51,8 @@ void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const
   const double scale = Kmm.diagonal().cwiseAbs().maxCoeff();
   for (int k = 0; k < groups(); ++k) {
     std::vector<Eigen::Index> rows;
-    // rows whose covariance with every sparse point vanishes to round-off (an isolated atom's
-    // energy, forces in a perfect crystal) say nothing about the hyperparameters, and their targets,
+    // rows whose covariance with every sparse point vanishes to round-off (the forces on an
+    // isolated atom, forces in a perfect crystal) say nothing about the hyperparameters, and their targets,
     // zero by symmetry, would let the likelihood grow without bound as their σ → 0
     for (size_t r = 0; r < group.size(); ++r)
       if (group[r] == k && A.row(static_cast<Eigen::Index>(r)).cwiseAbs().maxCoeff() * sigma[r] > 1e-10 * scale)
@@ -153,8 +153,8 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
     return -v;  // minimise −log p
   };
   if (st.rows() == 0)
-    throw Error("marginal likelihood: no training row depends on the sparse points (isolated atoms or perfect "
-                "crystals only): the data say nothing about the hyperparameters");
+    throw Error("marginal likelihood: no training row depends on the sparse points (forces on isolated atoms or "
+                "in perfect crystals only): the data say nothing about the hyperparameters");
   HyperOptimum out;
   Eigen::VectorXd x = Eigen::VectorXd::Zero(P), g(P);
   double f = evaluate(x, g);
