@@ -41,11 +41,7 @@ struct Kernel {
     RowMatrixXd Q, P, A1, A2;
     Eigen::VectorXd ga_xa, xb_gb, xa2, xb2;
   };
-  // The products of sets a and b given their descriptor rows X and derivative rows G.
-  DerivativeProducts derivative_products(const Eigen::Ref<const RowMatrixXd>& Xa, const Eigen::Ref<const RowMatrixXd>& Ga,
-                                         const Eigen::Ref<const RowMatrixXd>& Xb,
-                                         const Eigen::Ref<const RowMatrixXd>& Gb) const;
-  // Coordinates in the kernel's metric (the columns a gram matrix of the products is built from).
+  // Coordinates in the kernel's metric: the products above are plain dot products of these.
   RowMatrixXd metric_scaled(const Eigen::Ref<const RowMatrixXd>& X) const;
   // Prior covariance of two derivative observations of local energies c_e f(x_e), f ~ GP(0, k):
   // Σ_{e∈a, e'∈b} Cov(∂(c_e f(x_e)), ∂(c_e' f(x_e'))), given each environment's cutoff c and

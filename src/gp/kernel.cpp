@@ -106,23 +106,6 @@ RowMatrixXd Kernel::metric_scaled(const Eigen::Ref<const RowMatrixXd>& X) const 
   return X.array().rowwise() * theta.cwiseInverse().transpose().array();
 }
 
-Kernel::DerivativeProducts Kernel::derivative_products(const Eigen::Ref<const RowMatrixXd>& Xa,
-                                                       const Eigen::Ref<const RowMatrixXd>& Ga,
-                                                       const Eigen::Ref<const RowMatrixXd>& Xb,
-                                                       const Eigen::Ref<const RowMatrixXd>& Gb) const {
-  const RowMatrixXd xa = metric_scaled(Xa), ga = metric_scaled(Ga), xb = metric_scaled(Xb), gb = metric_scaled(Gb);
-  DerivativeProducts p;
-  p.Q = xa * xb.transpose();
-  p.P = ga * gb.transpose();
-  p.A1 = ga * xb.transpose();
-  p.A2 = xa * gb.transpose();
-  p.ga_xa = (ga.array() * xa.array()).rowwise().sum();
-  p.xb_gb = (xb.array() * gb.array()).rowwise().sum();
-  p.xa2 = xa.rowwise().squaredNorm();
-  p.xb2 = xb.rowwise().squaredNorm();
-  return p;
-}
-
 double Kernel::derivative_covariance(const DerivativeProducts& p, const Eigen::VectorXd& ca, const Eigen::VectorXd& ua,
                                      const Eigen::VectorXd& cb, const Eigen::VectorXd& ub) const {
   const double d2 = delta * delta, f2 = f0 * f0;

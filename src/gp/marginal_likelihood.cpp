@@ -20,7 +20,6 @@ NoiseGroups parse_noise_groups(const std::string& name) {
 LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms, NoiseGroups groups,
                                            std::vector<std::string> cts)
     : noise(groups), config_types(std::move(cts)), term_of_column(std::move(columns)), n_terms(terms) {
-  const Eigen::Index M = static_cast<Eigen::Index>(term_of_column.size());
   const int G = noise == NoiseGroups::Common    ? 1
                 : noise == NoiseGroups::PerKind ? kKinds
                                                 : kKinds * static_cast<int>(config_types.size());
@@ -137,10 +136,7 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
 
 HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int max_iterations,
                                           const std::function<void(const std::string&)>& log) {
-  const int P = st.n_terms + st.groups();
-  Eigen::VectorXd free = Eigen::VectorXd::Ones(P);  // groups without rows stay fixed
-  for (int k = 0; k < st.groups(); ++k)
-    if (st.n[k] == 0) free[st.n_terms + k] = 0.0;
+  const int P = st.n_terms + st.groups();  // groups without rows stay at 0: their gradient is 0
   auto evaluate = [&](const Eigen::VectorXd& x, Eigen::VectorXd& g) {
     double v = 0.0;
     try {
@@ -149,7 +145,7 @@ HyperOptimum maximise_marginal_likelihood(const LikelihoodStatistics& st, int ma
       g.setZero(P);
       return std::numeric_limits<double>::infinity();
     }
-    g = -g.cwiseProduct(free);
+    g = -g;
     return -v;  // minimise −log p
   };
   if (st.rows() == 0)

@@ -1,6 +1,7 @@
 #include "soapgap/observation_rows.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "soapgap/parallel.hpp"
 
@@ -155,37 +156,56 @@ Eigen::VectorXd derivative_prior(const DescriptorData& d, const Kernel& kernel, 
     errors.rethrow();
   }
   if (kinds.virial) {
-    // per environment, the derivative along each virial component: Σ_g rel_gl ∂/∂r_gk
+    // per environment, the derivative along each virial component: Σ_g rel_gl ∂/∂r_gk, in the
+    // kernel's metric (the scaled coordinates are shared by the six components)
+    const RowMatrixXd X = kernel.metric_scaled(d.values);
+    const Eigen::VectorXd x2 = X.rowwise().squaredNorm();
+    std::array<RowMatrixXd, 6> G;
+    std::array<Eigen::VectorXd, 6> u;
     for (int k = 0, q = 0; k < 3; ++k)
       for (int l = k; l < 3; ++l, ++q) {
-        RowMatrixXd G = RowMatrixXd::Zero(ne, D);
-        Eigen::VectorXd u = Eigen::VectorXd::Zero(ne);
+        G[q] = RowMatrixXd::Zero(ne, D);
+        u[q] = Eigen::VectorXd::Zero(ne);
         for (int e = 0; e < ne; ++e)
           for (int g = d.grad_offset[e]; g < d.grad_offset[e + 1]; ++g) {
-            G.row(e) += d.grad_rel(g, l) * d.grad_values.row(3 * g + k);
-            u[e] += d.grad_rel(g, l) * d.grad_cutoff(g, k);
+            G[q].row(e) += d.grad_rel(g, l) * d.grad_values.row(3 * g + k);
+            u[q][e] += d.grad_rel(g, l) * d.grad_cutoff(g, k);
           }
-        // all pairs of environments, in blocks (bounded memory)
-        constexpr int kBlock = 1024;
-        const int nb = (ne + kBlock - 1) / kBlock;
-        // one partial sum per block pair, added in order: the same result for any thread count
-        std::vector<double> part(static_cast<size_t>(nb) * nb, 0.0);
-        ExceptionCollector errors;
-#pragma omp parallel for schedule(dynamic)
-        for (int ij = 0; ij < nb * nb; ++ij)
-          errors.run([&] {
-            const int ib = ij / nb, jb = ij % nb;
-            const int a0 = ib * kBlock, na = std::min(kBlock, ne - a0), b0 = jb * kBlock, nbk = std::min(kBlock, ne - b0);
-            const Kernel::DerivativeProducts p = kernel.derivative_products(
-                d.values.middleRows(a0, na), G.middleRows(a0, na), d.values.middleRows(b0, nbk), G.middleRows(b0, nbk));
-            part[ij] = kernel.derivative_covariance(p, c.segment(a0, na), u.segment(a0, na), c.segment(b0, nbk),
-                                                    u.segment(b0, nbk));
-          });
-        errors.rethrow();
-        double sum = 0.0;
-        for (double p : part) sum += p;
-        out[nf + q] = sum;
+        G[q] = kernel.metric_scaled(G[q]);
       }
+    // all pairs of environments, in blocks (bounded memory); one partial sum per block pair and
+    // component, added in order: the same result for any thread count
+    constexpr int kBlock = 1024;
+    const int nb = (ne + kBlock - 1) / kBlock;
+    std::vector<std::array<double, 6>> part(static_cast<size_t>(nb) * nb);
+    ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic)
+    for (int ij = 0; ij < nb * nb; ++ij)
+      errors.run([&] {
+        const int a0 = (ij / nb) * kBlock, na = std::min(kBlock, ne - a0);
+        const int b0 = (ij % nb) * kBlock, nbk = std::min(kBlock, ne - b0);
+        const auto Xa = X.middleRows(a0, na), Xb = X.middleRows(b0, nbk);
+        Kernel::DerivativeProducts p;
+        p.Q = Xa * Xb.transpose();
+        p.xa2 = x2.segment(a0, na);
+        p.xb2 = x2.segment(b0, nbk);
+        for (int q = 0; q < 6; ++q) {
+          const auto Ga = G[q].middleRows(a0, na), Gb = G[q].middleRows(b0, nbk);
+          p.P = Ga * Gb.transpose();
+          p.A1 = Ga * Xb.transpose();
+          p.A2 = Xa * Gb.transpose();
+          p.ga_xa = (Ga.array() * Xa.array()).rowwise().sum();
+          p.xb_gb = (Xb.array() * Gb.array()).rowwise().sum();
+          part[ij][q] = kernel.derivative_covariance(p, c.segment(a0, na), u[q].segment(a0, na), c.segment(b0, nbk),
+                                                     u[q].segment(b0, nbk));
+        }
+      });
+    errors.rethrow();
+    for (int q = 0; q < 6; ++q) {
+      double sum = 0.0;
+      for (const auto& pq : part) sum += pq[q];
+      out[nf + q] = sum;
+    }
   }
   return out;
 }
