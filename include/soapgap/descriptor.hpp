@@ -36,6 +36,10 @@ class Descriptor {
   virtual std::string kind() const = 0;
   virtual int dimension() const = 0;
   virtual double cutoff() const = 0;
+  // The covariance a gap term uses when covariance_type is not given: a Gaussian of the
+  // descriptor difference (with theta_uniform or theta_fac), or a dot product for normalised
+  // power spectra.
+  virtual std::string default_covariance() const { return "gaussian"; }
   // QUIP-style string that reconstructs this descriptor exactly.
   virtual std::string to_string() const = 0;
   // Species whose neighbours the descriptor sees; empty if it sees every species. Used to refuse

@@ -37,6 +37,7 @@ class Soap final : public Descriptor {
  public:
   explicit Soap(SoapParams p);
   std::string kind() const override { return "soap"; }
+  std::string default_covariance() const override { return "dot_product"; }
   int dimension() const override { return dim_; }
   double cutoff() const override { return p_.cutoff; }
   std::string to_string() const override;
@@ -57,6 +58,9 @@ class Soap final : public Descriptor {
                          const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff, Positions& forces,
                          Eigen::Matrix3d& virial, RowMatrixXd* env_virials = nullptr) const override;
   const SoapParams& params() const { return p_; }
+  // The radial part of one neighbour at distance r: c[l n_max + n] (l = 0..l_max) and dc/dr
+  // (dc may be null), the cutoff function not included. angular_dnl uses the l = 0 functions.
+  void radial(double r, double* c, double* dc) const;
 
   struct NeighbourTerms {          // one environment's neighbours as the gradient and force passes need them
     std::vector<int> atom, channel;
@@ -85,7 +89,6 @@ class Soap final : public Descriptor {
   double alpha_;
   int channel_of(int z) const;
   bool is_centre(int z) const;
-  void radial(double r, double* c, double* dc) const;  // (l_max+1) x n_max each, includes no cutoff
   void power_spectrum(const RowMatrixXd& X, double* p) const;
   std::vector<int> centred_output(const Structure& s, const NeighbourList& nl, int first, int last, DescriptorData& out) const;
   double values_from(const RowMatrixXd& X, double* p) const;

@@ -2,11 +2,22 @@
 
 #include <algorithm>
 
+#include "soapgap/angular_dnl.hpp"
+#include "soapgap/behler.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/pair_triplet.hpp"
 #include "soapgap/soap.hpp"
+#include "soapgap/steinhardt.hpp"
 
 namespace soapgap {
+
+namespace {
+const char* const kSupported = "soap, distance_2b, angle_3b, behler, steinhardt, angular_dnl";
+// Descriptors with species_Z neighbour channels and one environment per centre of species Z.
+bool centred_with_channels(const std::string& kind) {
+  return kind == "soap" || kind == "behler" || kind == "steinhardt" || kind == "angular_dnl";
+}
+}  // namespace
 
 void Descriptor::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                                    const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
@@ -35,8 +46,10 @@ std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
   if (o.name() == "soap") return std::make_unique<Soap>(SoapParams::from_options(o));
   if (o.name() == "distance_2b") return std::make_unique<Distance2b>(o);
   if (o.name() == "angle_3b") return std::make_unique<Angle3b>(o);
-  throw Error(o.context() + ": unknown or unsupported descriptor '" + o.name() +
-              "' (supported: soap, distance_2b, angle_3b)");
+  if (o.name() == "behler") return std::make_unique<Behler>(o);
+  if (o.name() == "steinhardt") return std::make_unique<Steinhardt>(o);
+  if (o.name() == "angular_dnl") return std::make_unique<AngularDnl>(o);
+  throw Error(o.context() + ": unknown or unsupported descriptor '" + o.name() + "' (supported: " + kSupported + ")");
 }
 
 std::unique_ptr<Descriptor> make_descriptor(const std::string& text) { return make_descriptor(Options::parse(text)); }
@@ -55,7 +68,10 @@ const std::vector<std::string>& descriptor_keys(const std::string& kind) {
   if (kind == "soap") return soap;
   if (kind == "distance_2b") return distance_2b;
   if (kind == "angle_3b") return angle_3b;
-  throw Error("unknown or unsupported descriptor '" + kind + "' (supported: soap, distance_2b, angle_3b)");
+  if (kind == "behler") return behler_keys();
+  if (kind == "steinhardt") return steinhardt_keys();
+  if (kind == "angular_dnl") return angular_dnl_keys();
+  throw Error("unknown or unsupported descriptor '" + kind + "' (supported: " + kSupported + ")");
 }
 
 std::vector<std::string> expand_species(const Options& o, const std::vector<int>& species_in) {
@@ -72,7 +88,7 @@ std::vector<std::string> expand_species(const Options& o, const std::vector<int>
   };
   std::string all;
   for (size_t k = 0; k < sp.size(); ++k) all += (k ? " " : "") + std::to_string(sp[k]);
-  if (o.name() == "soap") {
+  if (centred_with_channels(o.name())) {
     for (int z : sp)
       with({{"n_species", std::to_string(sp.size())}, {"species_Z", all}, {"Z", std::to_string(z)}, {"n_Z", "1"}});
   } else if (o.name() == "distance_2b") {

@@ -276,7 +276,7 @@ std::vector<Term> make_terms(const FitOptions& opt, const std::vector<int>& spec
       Coordinate c;
       c.descriptor = make_descriptor(t.opts);
       c.descriptor_string = c.descriptor->to_string();
-      const std::string def_cov = c.descriptor->kind() == "soap" ? "dot_product" : "gaussian";
+      const std::string def_cov = c.descriptor->default_covariance();
       c.kernel.type = Kernel::parse_type(t.opts.get_string({"covariance_type"}, def_cov));
       c.kernel.delta = t.opts.require_double({"delta", "energy_scale"});
       if (!(c.kernel.delta > 0)) throw Error(ctx + ": delta must be positive");

@@ -69,7 +69,7 @@ void declared_species(const Options& o, std::set<int>& out, bool& wildcard) {
   auto add = [&](std::initializer_list<const char*> keys) {
     for (int z : o.get_ints(keys)) zs.push_back(z);
   };
-  if (o.name() == "soap") {
+  if (o.name() == "soap" || o.name() == "behler" || o.name() == "steinhardt" || o.name() == "angular_dnl") {
     add({"Z"});
     add({"species_Z"});
     if (!o.has("species_Z")) wildcard = true;

@@ -444,6 +444,39 @@ TEST_CASE("derivatives: SOAP gradients in a triclinic cell (positions and strain
   MESSAGE("soap two species: worst " << r2.values.maxCoeff() << " (positions), " << r2.strain.maxCoeff() << " (strain)");
 }
 
+TEST_CASE("derivatives: behler, steinhardt and angular_dnl gradients (triclinic cell smaller than the cutoff, two species)") {
+  Structure s = triclinic(test::fcc(3.6, 1, 0.2, 36));
+  s.numbers = {29, 79, 29, 79};
+  for (const char* spec :
+       {"behler cutoff=4.6 species_Z={29 79} g5_eta={0.03 0.1} g5_zeta={1 3.5} g5_lambda={1 -1}",
+        "behler cutoff=4.6 cutoff_transition_width=1.2 g2_eta={0 0.8} g2_rs={0 2.5} g4_eta=0.05 g4_zeta={1 2} g4_lambda={-1 1}",
+        "steinhardt cutoff=4.6 cutoff_transition_width=1.5 l_max=8 species_Z={29 79}",
+        "steinhardt cutoff=4.6 cutoff_transition_width=1.5 l_max=6 Z=79",
+        "angular_dnl cutoff=4.6 cutoff_transition_width=1.0 n_max=4 l_max=5 atom_sigma=0.5 species_Z={29 79}"}) {
+    const auto d = make_descriptor(spec);
+    const DescriptorFd r = descriptor_fd(*d, s, false);
+    // smooth functions: central-difference truncation (h²) and round-off, measured ≤ 1e-7
+    CHECK_MESSAGE(r.values.maxCoeff() < 1e-6, spec << ": " << r.report());
+    CHECK_MESSAGE(r.strain.maxCoeff() < 1e-6, spec << ": " << r.report());
+    MESSAGE(d->kind() << ": worst " << r.values.maxCoeff() << " (positions), " << r.strain.maxCoeff() << " (strain)");
+  }
+}
+
+TEST_CASE("derivatives: a behler model's forces and virial equal FD of the energy") {
+  Structure s = test::fcc(3.6, 2, 0.15, 37);
+  s.cell(0, 1) = 0.3;
+  const Structure ref = test::fcc(3.55, 1, 0.2, 38);
+  const auto d = make_descriptor("behler cutoff=4.0");
+  const Potential p = potential(
+      {coordinate("behler cutoff=4.0", gauss_kernel(0.4, Eigen::VectorXd::Constant(d->dimension(), 2.0), 0.0), ref, 4, 5)},
+      {{29, -0.2}});
+  const ModelFd r = model_fd(p, s, {0, 9, 30});
+  CHECK_MESSAGE(r.force < 1e-6, "behler: " << r.report());
+  CHECK_MESSAGE(r.virial < 1e-6, "behler: " << r.report());
+  CHECK_MESSAGE(r.asym < 1e-10, "behler: " << r.report());
+  MESSAGE("behler model: " << r.report());
+}
+
 TEST_CASE("derivatives: angle_3b model forces and virial equal FD of the energy") {
   Structure s = test::fcc(3.6, 2, 0.15, 33);
   s.cell(0, 1) = 0.3;
