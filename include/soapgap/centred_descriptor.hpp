@@ -40,7 +40,7 @@ class CentredDescriptor : public Descriptor {
   // "cutoff=... cutoff_transition_width=... [Z={..}] [n_species=.. species_Z={..}]" for to_string()
   std::string common_options() const;
   int n_channels() const { return species_.empty() ? 1 : static_cast<int>(species_.size()); }
-  // Unordered channel pairs (a <= b) are numbered a n - a(a-1)/2 + (b - a).
+  // Unordered channel pairs (a <= b) are numbered b(b+1)/2 + a: (0,0) (0,1) (1,1) (0,2) .., DScribe's order.
   int pair_index(int a, int b) const;
   int n_pairs() const { return n_channels() * (n_channels() + 1) / 2; }
   double width() const { return width_; }

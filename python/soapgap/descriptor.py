@@ -1,4 +1,5 @@
-"""Per-environment descriptors (SOAP, distance_2b, angle_3b) of ase.Atoms."""
+"""Per-environment descriptors of ase.Atoms: soap, distance_2b, angle_3b, behler, steinhardt,
+angular_dnl (docs/descriptors.md)."""
 import numpy as np
 
 from . import _soapgap

@@ -72,7 +72,7 @@ bool CentredDescriptor::sees_species(int z) const { return is_centre(z) || chann
 
 int CentredDescriptor::pair_index(int a, int b) const {
   if (a > b) std::swap(a, b);
-  return a * n_channels() - a * (a - 1) / 2 + (b - a);
+  return b * (b + 1) / 2 + a;
 }
 
 int CentredDescriptor::environment_count(const Structure& s) const {
