@@ -4,7 +4,8 @@
 // centre species Z, neighbour species channels species_Z), the neighbour gathering, and the
 // assembly of values and position derivatives into DescriptorData. A descriptor only says how
 // one environment maps to its vector and the vector's derivatives by the neighbour positions;
-// the centre's derivative is minus their sum (translation invariance).
+// the centre's derivative is minus their sum (translation invariance). normalise=T divides each
+// vector by its length (as SOAP does), for a dot-product kernel; the default kernel follows.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,16 +29,17 @@ class CentredDescriptor : public Descriptor {
   std::vector<int> neighbour_species() const override { return species_; }
   bool sees_species(int z) const override;
   int environment_count(const Structure& s) const override;
+  std::string default_covariance() const override { return normalise_ ? "dot_product" : "gaussian"; }
   DescriptorData compute(const Structure& s, const NeighbourList& nl, bool gradients) const final;
 
  protected:
   // Reads cutoff (required), cutoff_transition_width (default_width; a negative default means
-  // "the whole cutoff", Behler's f_c = (cos(π r / r_c) + 1) / 2), Z and species_Z.
-  CentredDescriptor(const Options& o, double default_width);
+  // "the whole cutoff", Behler's f_c = (cos(π r / r_c) + 1) / 2), Z, species_Z and normalise.
+  CentredDescriptor(const Options& o, double default_width, bool normalise_default = false);
   // x: dimension() values. dx (when not null) is resized by the caller to (3 n_neighbours) x
   // dimension(); row 3k+c is d x / d r_{k,c}.
   virtual void evaluate(const CentredEnvironment& env, double* x, RowMatrixXd* dx) const = 0;
-  // "cutoff=... cutoff_transition_width=... [Z={..}] [n_species=.. species_Z={..}]" for to_string()
+  // "cutoff=... cutoff_transition_width=... normalise=. [Z={..}] [n_species=.. species_Z={..}]" for to_string()
   std::string common_options() const;
   int n_channels() const { return species_.empty() ? 1 : static_cast<int>(species_.size()); }
   // Unordered channel pairs (a <= b) are numbered b(b+1)/2 + a: (0,0) (0,1) (1,1) (0,2) .., DScribe's order.
@@ -47,10 +49,12 @@ class CentredDescriptor : public Descriptor {
 
  private:
   double cutoff_, width_;
+  bool normalise_;
   std::vector<int> Z_;        // centre species (empty: every atom)
   std::vector<int> species_;  // neighbour channels (empty: one channel for every species)
   bool is_centre(int z) const;
   int channel_of(int z) const;  // -1 if z is not seen
+  static void normalise(Eigen::Ref<Eigen::RowVectorXd> x, RowMatrixXd* dx);
 };
 
 // Keys CentredDescriptor reads, for descriptor_keys().

@@ -75,6 +75,10 @@ std::unique_ptr<Descriptor> make_descriptor(const std::string& text);
 // Every key a descriptor of this kind understands (QUIP altkeys included), for Options::check_keys.
 const std::vector<std::string>& descriptor_keys(const std::string& kind);
 
+// Whether descriptors of this kind take centre species Z and neighbour channels species_Z (soap
+// and the atom-centred family), rather than the Z1/Z2 of distance_2b and angle_3b.
+bool centred_with_channels(const std::string& kind);
+
 // The descriptor strings a gap_fit-style `add_species=T` expands to, for the species present,
 // in the order given (gap_fit uses the order of first appearance in the training data).
 std::vector<std::string> expand_species(const Options& opts, const std::vector<int>& species);

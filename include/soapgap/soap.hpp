@@ -27,6 +27,10 @@ struct SoapParams {
   std::vector<int> species_Z;  // neighbour species channels (empty = one channel for all)
   bool two_l_plus_one = true;  // xml_version >= 1423143769
   static SoapParams from_options(const Options& o);
+  // The radial basis of another descriptor built on SOAP's functions (angular_dnl, bispectrum):
+  // cutoff, cutoff_transition_width, n_max, l_max, atom_sigma, basis_error_exponent, checked.
+  static SoapParams radial_only(const Options& o, const std::string& kind, int n_max_default, int l_max_default,
+                                int l_max_limit);
 };
 
 // Limits of the parameters: i_l and Y_lm are checked against high-precision values up to l_max + 1.

@@ -7,28 +7,6 @@
 
 namespace soapgap {
 
-namespace {
-// The SOAP parameters of the radial functions (l = 0 only), checked.
-SoapParams radial_params(const Options& o) {
-  SoapParams p;
-  p.cutoff = o.require_double({"cutoff"});
-  p.cutoff_transition_width = o.get_double({"cutoff_transition_width"}, 0.5);
-  p.n_max = o.get_int({"n_max"}, 8);
-  p.l_max = 0;
-  p.atom_sigma = o.get_double({"atom_sigma", "atom_gaussian_width"}, 0.5);
-  p.basis_error_exponent = o.get_double({"basis_error_exponent"}, 10.0);
-  const int l_max = o.get_int({"l_max"}, 8);
-  if (l_max < 0 || l_max > kMaxDnlL)
-    throw Error(o.context() + ": angular_dnl l_max must be in 0.." + std::to_string(kMaxDnlL) + ", got " +
-                std::to_string(l_max));
-  if (p.n_max < 1 || p.n_max > kMaxNMax)
-    throw Error(o.context() + ": angular_dnl n_max must be in 1.." + std::to_string(kMaxNMax) + ", got " +
-                std::to_string(p.n_max));
-  if (!(p.atom_sigma > 0)) throw Error(o.context() + ": angular_dnl atom_sigma must be positive");
-  return p;
-}
-}  // namespace
-
 const std::vector<std::string>& angular_dnl_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = centred_descriptor_keys();
@@ -37,6 +15,15 @@ const std::vector<std::string>& angular_dnl_keys() {
   }();
   return keys;
 }
+
+namespace {
+// SOAP's radial functions for l = 0 only (l_max here is the order of cos(lθ), checked first)
+SoapParams radial_params(const Options& o) {
+  SoapParams p = SoapParams::radial_only(o, "angular_dnl", 8, 8, kMaxDnlL);
+  p.l_max = 0;
+  return p;
+}
+}  // namespace
 
 AngularDnl::AngularDnl(const Options& o) : AngularDnl(o, radial_params(o)) {}
 

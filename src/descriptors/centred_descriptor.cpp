@@ -36,14 +36,15 @@ std::vector<int> read_species(const Options& o, const char* key, const char* cou
 }  // namespace
 
 const std::vector<std::string>& centred_descriptor_keys() {
-  static const std::vector<std::string> keys = {"cutoff", "cutoff_transition_width", "Z", "n_Z", "species_Z",
-                                                "n_species"};
+  static const std::vector<std::string> keys = {"cutoff",    "cutoff_transition_width", "Z", "n_Z", "species_Z",
+                                                "n_species", "normalise", "normalize"};
   return keys;
 }
 
-CentredDescriptor::CentredDescriptor(const Options& o, double default_width)
+CentredDescriptor::CentredDescriptor(const Options& o, double default_width, bool normalise_default)
     : cutoff_(o.require_double({"cutoff"})),
       width_(o.get_double({"cutoff_transition_width"}, default_width < 0 ? cutoff_ : default_width)),
+      normalise_(o.get_bool({"normalise", "normalize"}, normalise_default)),
       Z_(read_species(o, "Z", "n_Z")),
       species_(read_species(o, "species_Z", "n_species")) {
   if (!(cutoff_ > 0)) throw Error(o.context() + ": cutoff must be positive, got " + std::to_string(cutoff_));
@@ -54,7 +55,7 @@ CentredDescriptor::CentredDescriptor(const Options& o, double default_width)
 std::string CentredDescriptor::common_options() const {
   std::ostringstream o;
   o.precision(17);
-  o << "cutoff=" << cutoff_ << " cutoff_transition_width=" << width_;
+  o << "cutoff=" << cutoff_ << " cutoff_transition_width=" << width_ << " normalise=" << (normalise_ ? "T" : "F");
   if (!Z_.empty()) o << " n_Z=" << Z_.size() << " Z={" << join(Z_) << "}";
   if (!species_.empty()) o << " n_species=" << species_.size() << " species_Z={" << join(species_) << "}";
   return o.str();
@@ -77,6 +78,16 @@ int CentredDescriptor::pair_index(int a, int b) const {
 
 int CentredDescriptor::environment_count(const Structure& s) const {
   return static_cast<int>(std::count_if(s.numbers.begin(), s.numbers.end(), [this](int z) { return is_centre(z); }));
+}
+
+// x̂ = x/|x|, dx̂ = (dx - (dx·x̂) x̂)/|x|; a zero vector (no neighbours) stays zero.
+void CentredDescriptor::normalise(Eigen::Ref<Eigen::RowVectorXd> x, RowMatrixXd* dx) {
+  const double norm = x.norm();
+  if (!(norm > 0)) return;
+  x /= norm;
+  if (!dx) return;
+  const Eigen::VectorXd proj = *dx * x.transpose();
+  *dx = (*dx - proj * x) / norm;
 }
 
 DescriptorData CentredDescriptor::compute(const Structure& s, const NeighbourList& nl, bool gradients) const {
@@ -112,6 +123,7 @@ DescriptorData CentredDescriptor::compute(const Structure& s, const NeighbourLis
     errors.run([&] {
       if (gradients) dx[e] = RowMatrixXd::Zero(3 * envs[e].size(), dim);
       evaluate(envs[e], out.values.row(e).data(), gradients ? &dx[e] : nullptr);
+      if (normalise_) normalise(out.values.row(e), gradients ? &dx[e] : nullptr);
     });
   errors.rethrow();
   if (!gradients) return out;

@@ -4,6 +4,7 @@
 
 #include "soapgap/angular_dnl.hpp"
 #include "soapgap/behler.hpp"
+#include "soapgap/bispectrum.hpp"
 #include "soapgap/error.hpp"
 #include "soapgap/pair_triplet.hpp"
 #include "soapgap/soap.hpp"
@@ -12,12 +13,12 @@
 namespace soapgap {
 
 namespace {
-const char* const kSupported = "soap, distance_2b, angle_3b, behler, steinhardt, angular_dnl";
-// Descriptors with species_Z neighbour channels and one environment per centre of species Z.
-bool centred_with_channels(const std::string& kind) {
-  return kind == "soap" || kind == "behler" || kind == "steinhardt" || kind == "angular_dnl";
-}
+const char* const kSupported = "soap, distance_2b, angle_3b, behler, steinhardt, angular_dnl, bispectrum";
 }  // namespace
+
+bool centred_with_channels(const std::string& kind) {
+  return kind == "soap" || kind == "behler" || kind == "steinhardt" || kind == "angular_dnl" || kind == "bispectrum";
+}
 
 void Descriptor::accumulate_forces(const Structure& s, const NeighbourList& nl, const DescriptorData& data,
                                    const RowMatrixXd& dE_dvalues, const Eigen::VectorXd& dE_dcutoff,
@@ -49,6 +50,7 @@ std::unique_ptr<Descriptor> make_descriptor(const Options& o) {
   if (o.name() == "behler") return std::make_unique<Behler>(o);
   if (o.name() == "steinhardt") return std::make_unique<Steinhardt>(o);
   if (o.name() == "angular_dnl") return std::make_unique<AngularDnl>(o);
+  if (o.name() == "bispectrum") return std::make_unique<Bispectrum>(o);
   throw Error(o.context() + ": unknown or unsupported descriptor '" + o.name() + "' (supported: " + kSupported + ")");
 }
 
@@ -71,6 +73,7 @@ const std::vector<std::string>& descriptor_keys(const std::string& kind) {
   if (kind == "behler") return behler_keys();
   if (kind == "steinhardt") return steinhardt_keys();
   if (kind == "angular_dnl") return angular_dnl_keys();
+  if (kind == "bispectrum") return bispectrum_keys();
   throw Error("unknown or unsupported descriptor '" + kind + "' (supported: " + kSupported + ")");
 }
 

@@ -21,6 +21,25 @@ std::string join(const std::vector<int>& v) {
 }
 }  // namespace
 
+SoapParams SoapParams::radial_only(const Options& o, const std::string& kind, int n_max_default, int l_max_default,
+                                   int l_max_limit) {
+  SoapParams p;
+  p.cutoff = o.require_double({"cutoff"});
+  p.cutoff_transition_width = o.get_double({"cutoff_transition_width"}, 0.5);
+  p.n_max = o.get_int({"n_max"}, n_max_default);
+  p.l_max = o.get_int({"l_max"}, l_max_default);
+  p.atom_sigma = o.get_double({"atom_sigma", "atom_gaussian_width"}, 0.5);
+  p.basis_error_exponent = o.get_double({"basis_error_exponent"}, 10.0);
+  if (p.l_max < 0 || p.l_max > l_max_limit)
+    throw Error(o.context() + ": " + kind + " l_max must be in 0.." + std::to_string(l_max_limit) + ", got " +
+                std::to_string(p.l_max));
+  if (p.n_max < 1 || p.n_max > kMaxNMax)
+    throw Error(o.context() + ": " + kind + " n_max must be in 1.." + std::to_string(kMaxNMax) + ", got " +
+                std::to_string(p.n_max));
+  if (!(p.atom_sigma > 0)) throw Error(o.context() + ": " + kind + " atom_sigma must be positive");
+  return p;
+}
+
 SoapParams SoapParams::from_options(const Options& o) {
   SoapParams p;
   p.cutoff = o.require_double({"cutoff"});

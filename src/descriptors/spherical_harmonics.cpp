@@ -80,4 +80,27 @@ void SphericalHarmonics::compute(const double r[3], double* Y, double* dY) const
   }
 }
 
+void real_to_complex(int l, const double* a, std::complex<double>* c) {
+  const double s = std::sqrt(0.5);
+  c[l] = a[l];
+  for (int m = 1; m <= l; ++m) {
+    const std::complex<double> z = s * std::complex<double>(a[l + m], a[l - m]);
+    c[l + m] = (m % 2 ? -1.0 : 1.0) * z;
+    c[l - m] = std::conj(z);
+  }
+}
+
+void complex_to_real_gradient(int l, const std::complex<double>* P, const std::complex<double>* Q, double* out) {
+  // dF/da_μ = Σ_m P_m ∂c_m/∂a_μ + Q_m ∂c*_m/∂a_μ with the linear map of real_to_complex
+  const double s = std::sqrt(0.5);
+  const std::complex<double> i(0.0, 1.0);
+  out[l] += (P[l] + Q[l]).real();
+  for (int m = 1; m <= l; ++m) {
+    const double sign = m % 2 ? -1.0 : 1.0;
+    const std::complex<double> pp = P[l + m], qp = Q[l + m], pm = P[l - m], qm = Q[l - m];
+    out[l + m] += s * (sign * (pp + qp) + pm + qm).real();
+    out[l - m] += s * (sign * i * (pp - qp) - i * (pm - qm)).real();
+  }
+}
+
 }  // namespace soapgap

@@ -76,18 +76,10 @@ void Steinhardt::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd*
     x[l - 1] = std::sqrt(c * S);
     dxda.row(l - 1).segment(l0, width2) = (c / x[l - 1]) * a.segment(l0, width2).transpose();
     if (!with_w_ || l % 2) continue;
-    // complex q_m from the real a, with the Condon-Shortley phase of the complex harmonics
     using cd = std::complex<double>;
-    const double s2 = std::sqrt(0.5);
     std::vector<cd> q(width2);
-    q[l] = a[l0 + l];
-    for (int m = 1; m <= l; ++m) {
-      const double sign = m % 2 ? -1.0 : 1.0;
-      const cd qm = s2 * cd(a[l0 + l + m], a[l0 + l - m]);
-      q[l + m] = sign * qm;     // q_m = (-1)^m (a_m + i a_{-m}) / √2
-      q[l - m] = std::conj(qm);  // q_{-m} = (-1)^m q_m^* = (a_m - i a_{-m}) / √2
-    }
-    // W = Σ C(m1,m2) q_m1 q_m2 q_-(m1+m2); G_m = Σ_m2 C(m,m2) q_m2 q_-(m+m2); dW/dq_m = 3 G_m
+    real_to_complex(l, a.data() + l0, q.data());
+    // W = Σ C(m1,m2) q_m1 q_m2 q_-(m1+m2); G_m = Σ_m2 C(m,m2) q_m2 q_-(m+m2)
     // (the 3j symbol with three equal even l is symmetric in its columns)
     const std::vector<double>& C = three_j_[l];
     cd W = 0.0;
@@ -101,15 +93,11 @@ void Steinhardt::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd*
     const int row = l_max_ + l / 2 - 1;
     const double S32 = std::pow(S, 1.5);
     x[row] = W.real() / S32;
-    // dW/da_μ = 3 Re Σ_m G_m dq_m/da_μ, through the same map from a to q
+    // dW/dq_m = 3 G_m (W holds no q*)
+    for (cd& g : G) g *= 3.0;
+    const std::vector<cd> none(width2, 0.0);
     Eigen::RowVectorXd dW = Eigen::RowVectorXd::Zero(width2);
-    dW[l] = 3.0 * G[l].real();
-    for (int m = 1; m <= l; ++m) {
-      const double sign = m % 2 ? -1.0 : 1.0;
-      // dq_m/da_m = (-1)^m/√2, dq_m/da_{-m} = i(-1)^m/√2; dq_{-m}/da_m = 1/√2, dq_{-m}/da_{-m} = -i/√2
-      dW[l + m] = 3.0 * s2 * (sign * G[l + m] + G[l - m]).real();
-      dW[l - m] = 3.0 * s2 * (cd(0, sign) * G[l + m] - cd(0, 1) * G[l - m]).real();
-    }
+    complex_to_real_gradient(l, G.data(), none.data(), dW.data());
     dxda.row(row).segment(l0, width2) = dW / S32 - (3.0 * W.real() / (S32 * S)) * a.segment(l0, width2).transpose();
   }
   if (!dx) return;

@@ -69,7 +69,7 @@ void declared_species(const Options& o, std::set<int>& out, bool& wildcard) {
   auto add = [&](std::initializer_list<const char*> keys) {
     for (int z : o.get_ints(keys)) zs.push_back(z);
   };
-  if (o.name() == "soap" || o.name() == "behler" || o.name() == "steinhardt" || o.name() == "angular_dnl") {
+  if (centred_with_channels(o.name())) {
     add({"Z"});
     add({"species_Z"});
     if (!o.has("species_Z")) wildcard = true;

@@ -444,15 +444,17 @@ TEST_CASE("derivatives: SOAP gradients in a triclinic cell (positions and strain
   MESSAGE("soap two species: worst " << r2.values.maxCoeff() << " (positions), " << r2.strain.maxCoeff() << " (strain)");
 }
 
-TEST_CASE("derivatives: behler, steinhardt and angular_dnl gradients (triclinic cell smaller than the cutoff, two species)") {
+TEST_CASE("derivatives: behler, steinhardt, angular_dnl and bispectrum gradients (triclinic cell smaller than the cutoff, two species)") {
   Structure s = triclinic(test::fcc(3.6, 1, 0.2, 36));
   s.numbers = {29, 79, 29, 79};
   for (const char* spec :
-       {"behler cutoff=4.6 species_Z={29 79} g5_eta={0.03 0.1} g5_zeta={1 3.5} g5_lambda={1 -1}",
+       {"behler cutoff=4.6 species_Z={29 79} g5_eta={0.03 0.1} g5_zeta={1 3.5} g5_lambda={1 -1} normalise=T",
         "behler cutoff=4.6 cutoff_transition_width=1.2 g2_eta={0 0.8} g2_rs={0 2.5} g4_eta=0.05 g4_zeta={1 2} g4_lambda={-1 1}",
         "steinhardt cutoff=4.6 cutoff_transition_width=1.5 l_max=8 species_Z={29 79}",
         "steinhardt cutoff=4.6 cutoff_transition_width=1.5 l_max=6 Z=79",
-        "angular_dnl cutoff=4.6 cutoff_transition_width=1.0 n_max=4 l_max=5 atom_sigma=0.5 species_Z={29 79}"}) {
+        "angular_dnl cutoff=4.6 cutoff_transition_width=1.0 n_max=4 l_max=5 atom_sigma=0.5 species_Z={29 79}",
+        "bispectrum cutoff=4.6 cutoff_transition_width=1.0 n_max=2 l_max=3 atom_sigma=0.5 species_Z={29 79}",
+        "bispectrum cutoff=4.6 cutoff_transition_width=1.0 n_max=3 l_max=4 atom_sigma=0.6 diagonal_radial=T normalise=F"}) {
     const auto d = make_descriptor(spec);
     const DescriptorFd r = descriptor_fd(*d, s, false);
     // smooth functions: central-difference truncation (h²) and round-off, measured ≤ 1e-7

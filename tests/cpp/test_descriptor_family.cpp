@@ -1,4 +1,4 @@
-// The representation family beside SOAP (behler, steinhardt, angular_dnl): invariances of every
+// The representation family beside SOAP (behler, steinhardt, angular_dnl, bispectrum): invariances of every
 // member, Steinhardt's invariants of perfect crystals and the icosahedron against their published
 // values, the Wigner 3j symbols against closed forms and orthogonality, and the parameter errors.
 // Finite-difference checks of their gradients are in test_derivatives.cpp; the agreement with
@@ -31,6 +31,7 @@ const char* const kFamily[] = {
     "behler cutoff=4.5 species_Z={29 79} g5_eta=0.05 g5_zeta=2 g5_lambda=-1",
     "steinhardt cutoff=4.5 cutoff_transition_width=1.0 l_max=10",
     "angular_dnl cutoff=4.5 cutoff_transition_width=1.0 n_max=5 l_max=6 species_Z={29 79}",
+    "bispectrum cutoff=4.5 cutoff_transition_width=1.0 n_max=2 l_max=4 species_Z={29 79}",
 };
 
 Structure lattice(const Eigen::Matrix3d& cell, const std::vector<Eigen::Vector3d>& fractional) {
@@ -47,7 +48,7 @@ Structure lattice(const Eigen::Matrix3d& cell, const std::vector<Eigen::Vector3d
 
 }  // namespace
 
-TEST_CASE("behler, steinhardt, angular_dnl: invariant under rotation, reflection, translation, permutation, supercell") {
+TEST_CASE("behler, steinhardt, angular_dnl, bispectrum: invariant under rotation, reflection, translation, permutation, supercell") {
   Structure s = test::fcc(3.6, 2, 0.12, 41);
   for (int i = 0; i < s.size(); i += 3) s.numbers[i] = 79;
   for (const char* spec : kFamily) {
@@ -165,7 +166,7 @@ TEST_CASE("wigner 3j: closed forms, the orthogonality relation, Clebsch-Gordan n
   CHECK(std::abs(clebsch_gordan(1, 0, 1, 0, 2, 0) - std::sqrt(2.0 / 3.0)) < 1e-15);
 }
 
-TEST_CASE("behler, steinhardt, angular_dnl: invalid parameters are clear errors") {
+TEST_CASE("behler, steinhardt, angular_dnl, bispectrum: invalid parameters are clear errors") {
   auto fails = [](const std::string& spec, const std::string& part) {
     try {
       make_descriptor(spec);
@@ -189,9 +190,12 @@ TEST_CASE("behler, steinhardt, angular_dnl: invalid parameters are clear errors"
   fails("angular_dnl cutoff=5 n_max=0", "n_max must be in 1..");
   fails("angular_dnl cutoff=5 atom_sigma=0", "atom_sigma must be positive");
   fails("steinhardt cutoff=5 cutoff_transition_width=6", "cutoff_transition_width");
+  fails("bispectrum cutoff=5 l_max=13", "l_max must be in 0..12");
+  fails("bispectrum cutoff=5 n_max=65", "n_max must be in 1..64");
+  fails("bispectrum cutoff=5 n_max=30 l_max=12 species_Z={1 6 7 8}", "components");
 }
 
-TEST_CASE("behler, steinhardt, angular_dnl: to_string() rebuilds the same descriptor") {
+TEST_CASE("behler, steinhardt, angular_dnl, bispectrum: to_string() rebuilds the same descriptor") {
   Structure s = test::fcc(3.6, 1, 0.1, 42);
   s.numbers[1] = 79;
   for (const char* spec : kFamily) {
