@@ -136,6 +136,10 @@ def main(argv=None):
 
     add_similarity_parsers(sub)
 
+    from .cli_reconstruct import add_parser as add_reconstruct_parser
+
+    add_reconstruct_parser(sub)
+
     sub.add_parser("demo", help="the end-to-end EMT demo (python -m soapgap.demo; see its --help)")
 
     argv = sys.argv[1:] if argv is None else list(argv)
