@@ -27,8 +27,8 @@ def add_parser(sub):
     p.add_argument("--frame", type=int, default=0, help="frame of --input")
     p.add_argument("--descriptor", default="soap cutoff=4 cutoff_transition_width=0.5 n_max=6 l_max=6 atom_sigma=0.4",
                    help="descriptor string without species (they are filled in), or 2b+3b")
-    p.add_argument("--starts", type=int, default=8, help="random starting environments")
-    p.add_argument("--hops", type=int, default=4, help="basin hops from the best minimum")
+    p.add_argument("--starts", type=int, default=6, help="random starting environments")
+    p.add_argument("--hops", type=int, default=3, help="basin hops from the best minimum")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sizes", default="4,8,12", help="neighbour counts of the sweep")
     p.add_argument("--targets", type=int, default=2, help="random target environments per size in the sweep")

@@ -187,7 +187,7 @@ def guarded(loss):
     return f
 
 
-def reconstruct(target, numbers, spec, starts=8, hops=4, seed=0, max_iter=3000):
+def reconstruct(target, numbers, spec, starts=6, hops=3, seed=0, max_iter=2000):
     """Reconstruct `target` (N x 3 neighbour positions around the origin) from the descriptor
     `spec`: L-BFGS from `starts` random environments, then `hops` basin hops (the best so far
     displaced by 0.3 Å Gaussian noise and minimised again, kept if lower). Returns a dict: loss
@@ -267,7 +267,7 @@ def sweep_families(quick=False):
     }
 
 
-def sweep(neighbours=(4, 8, 12), targets=2, starts=8, hops=4, seed=0, quick=False, log=print):
+def sweep(neighbours=(4, 8, 12), targets=2, starts=6, hops=3, seed=0, quick=False, log=print):
     """Reconstruction error against descriptor length: rows of dict(family, spec, length, n, target,
     loss, rmsd, best_rmsd, seconds)."""
     import time
