@@ -121,8 +121,8 @@ def equilibrium_lattice_constant(element='Cu', calc=None, rel_range=0.03, npts=7
 
 
 def eos_scan(calc, element, lattice, a, rel=0.03, npts=7, eos='sj'):
-    """E(V) of the one-atom primitive cell for lattice constants a*(1 +- rel) and its fit:
-    returns (a0, e0, B in eV/Å^3, volumes, energies)."""
+    """E(V) of the primitive cell for lattice constants a*(1 +- rel) and its fit: returns (a0, e0 and
+    B per primitive cell (eV, eV/Å^3), volumes, energies)."""
     volumes, energies = [], []
     for x in a * np.linspace(1 - rel, 1 + rel, npts):
         atoms = bulk(element, lattice, a=x)
@@ -130,7 +130,8 @@ def eos_scan(calc, element, lattice, a, rel=0.03, npts=7, eos='sj'):
         volumes.append(atoms.get_volume())
         energies.append(atoms.get_potential_energy())
     v0, e0, b = EquationOfState(volumes, energies, eos=eos).fit()
-    return (ATOMS_PER_CUBE[lattice] * v0) ** (1.0 / 3.0), e0, b, volumes, energies  # primitive volume = a^3/n
+    cells = len(bulk(element, lattice, a=a, cubic=True)) // len(bulk(element, lattice, a=a))  # primitive per cube
+    return (cells * v0) ** (1.0 / 3.0), e0, b, volumes, energies
 
 
 def cubic_elastic_constants(element='Cu', calc=None, a0=None, lattice=None, eps=1e-3):

@@ -34,7 +34,7 @@ except ImportError:
     threadpool_limits = None
 
 FMAX = 0.01                          # eV/Å, all relaxations (fixed cell)
-NCONV = {'fcc': 4, 'bcc': 2}         # atoms in the conventional cubic cell
+NCONV = {'fcc': 4, 'bcc': 2, 'diamond': 8}  # atoms in the conventional cubic cell
 EV_A2_TO_J_M2 = 1.0 / (units.J / units.m ** 2)   # 16.02
 PATHS = {'fcc': 'GXKGL', 'bcc': 'GHNGP'}         # standard paths (ASE special points)
 # supercell/slab sizes: full run, quick run (tests)
@@ -114,7 +114,8 @@ def _fresh(calc):
 
 
 def _both(model_calc, reference_calc, fn):
-    return fn(model_calc), fn(reference_calc)
+    """fn of the model and of the reference (None without one)."""
+    return fn(model_calc), (fn(reference_calc) if reference_calc is not None else None)
 
 
 # ----------------------------------------------------------------------------- properties
@@ -132,25 +133,35 @@ def equation_of_state(model_calc, reference_calc, element, lattice='fcc', a0=Non
 def elastic_constants(model_calc, reference_calc, element, lattice='fcc', a0=None, strain=0.005):
     """Cubic C11, C12, C44 (GPa) from central stress differences at +-``strain`` (0.5%).
 
-    One-atom primitive cell: no internal coordinates to relax. Central differences cancel
-    any residual stress left by the a0 fit."""
+    Primitive cell. With one atom there are no internal coordinates; with more (diamond) the
+    atoms are relaxed at each strained cell (fmax 1e-4 eV/Å) and C44 is the relaxed constant,
+    C44_unrelaxed (C44⁰) the one with the atoms moved homogeneously (the shear's internal
+    relaxation, Kleinman). Central differences cancel any residual stress left by the a0 fit."""
     def run(calc):
         base = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0))
+        multi = len(base) > 1
 
-        def dstress(eps):            # d sigma / d strain, Voigt, ASE sign (tension > 0)
+        def dstress(eps, relax):     # d sigma / d strain, Voigt, ASE sign (tension > 0)
             out = []
             for s in (eps, -eps):
                 at = base.copy()
                 at.set_cell(base.cell[:] @ (np.eye(3) + s), scale_atoms=True)
                 at.calc = calc
+                if relax:
+                    _relax(at, calc, fmax=1e-4)
                 out.append(at.get_stress(voigt=True))
             return (out[0] - out[1]) / (2 * strain) / units.GPa
         normal = np.zeros((3, 3)); normal[0, 0] = strain
         shear = np.zeros((3, 3)); shear[1, 2] = shear[2, 1] = strain / 2   # engineering gamma_yz
-        dn, ds = dstress(normal), dstress(shear)
-        return dn[0], 0.5 * (dn[1] + dn[2]), ds[3]
+        dn, ds = dstress(normal, multi), dstress(shear, multi)
+        out = [dn[0], 0.5 * (dn[1] + dn[2]), ds[3]]
+        if multi:
+            out.append(dstress(shear, False)[3])
+        return out
     m, r = _both(model_calc, reference_calc, run)
-    return {'values': {n: _cmp(m[i], r[i], 'GPa') for i, n in enumerate(('C11', 'C12', 'C44'))},
+    r = r if r is not None else [None] * len(m)
+    names = ('C11', 'C12', 'C44', 'C44_unrelaxed')[:len(m)]
+    return {'values': {n: _cmp(m[i], r[i], 'GPa') for i, n in enumerate(names)},
             'data': {'strain': strain}}
 
 
