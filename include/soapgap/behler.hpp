@@ -22,6 +22,8 @@ class Behler final : public CentredDescriptor {
  private:
   struct Angular {
     double eta, zeta, lambda;
+    double pref;        // 2^{1-ζ}
+    bool integer_zeta;  // powers by multiplication
   };
   std::vector<double> g2_eta_, g2_rs_;
   std::vector<Angular> g4_, g5_;

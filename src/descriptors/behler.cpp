@@ -86,7 +86,7 @@ Behler::Behler(const Options& o) : CentredDescriptor(o, -1.0) {
                     std::to_string(zeta[k]));
       if (lambda[k] != 1.0 && lambda[k] != -1.0)
         throw Error(o.context() + ": " + lk + " must be 1 or -1, got " + std::to_string(lambda[k]));
-      out.push_back({eta[k], zeta[k], lambda[k]});
+      out.push_back({eta[k], zeta[k], lambda[k], std::pow(2.0, 1.0 - zeta[k]), zeta[k] == std::floor(zeta[k]) && zeta[k] <= 64});
     }
     return out;
   };
@@ -169,13 +169,22 @@ void Behler::add_angular(const CentredEnvironment& env, const std::vector<Angula
         dr2_k += 2.0 * rjk;
       }
       const int p = offset + pair_index(env.channel[j], env.channel[k]) * pair_stride;
+      // the Gaussian once per distinct η (the default set shares one)
+      double last_eta = -1.0, E = 0.0;
       for (int f = 0; f < nf; ++f) {
         const Angular& a = fs[f];
+        if (a.eta != last_eta) {
+          E = std::exp(-a.eta * r2);
+          last_eta = a.eta;
+        }
+        // (1 + λ cos θ)^ζ and its derivative, by multiplication for integer ζ (the usual sets)
         const double base = 1.0 + a.lambda * cos;
-        const double pref = std::pow(2.0, 1.0 - a.zeta);
-        const double A = pref * std::pow(base, a.zeta);
-        const double dA = a.zeta == 1.0 ? pref * a.lambda : pref * a.zeta * a.lambda * std::pow(base, a.zeta - 1.0);
-        const double E = std::exp(-a.eta * r2);
+        double pw1 = 1.0;  // base^(ζ-1)
+        if (a.integer_zeta)
+          for (int t = 1; t < static_cast<int>(a.zeta); ++t) pw1 *= base;
+        else
+          pw1 = std::pow(base, a.zeta - 1.0);
+        const double A = a.pref * pw1 * base, dA = a.pref * a.zeta * a.lambda * pw1;
         x[p + f] += A * E * F;
         if (!dx) continue;
         dx->block<3, 1>(3 * j, p + f) += E * (dA * F * dcos_j + A * dF_j - a.eta * A * F * dr2_j);
