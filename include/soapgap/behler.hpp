@@ -22,7 +22,6 @@ class Behler final : public CentredDescriptor {
  private:
   struct Angular {
     double eta, zeta, lambda;
-    double pref;        // 2^{1-ζ}
     bool integer_zeta;  // powers by multiplication
   };
   std::vector<double> g2_eta_, g2_rs_;

@@ -187,9 +187,23 @@ def guarded(loss):
     return f
 
 
+def smoothed(spec):
+    """The same density-based descriptor with twice the atom width (fewer local minima), or None."""
+    words = spec.split()
+    if words[0] not in ("soap", "bispectrum", "angular_dnl"):
+        return None
+    sigma = 0.5
+    for w in words:
+        if w.startswith(("atom_sigma=", "atom_gaussian_width=")):
+            sigma = float(w.split("=", 1)[1])
+    kept = [w for w in words if not w.startswith(("atom_sigma=", "atom_gaussian_width="))]
+    return " ".join(kept + [f"atom_sigma={2 * sigma:g}"])
+
+
 def reconstruct(target, numbers, spec, starts=6, hops=3, seed=0, max_iter=2000):
     """Reconstruct `target` (N x 3 neighbour positions around the origin) from the descriptor
-    `spec`: L-BFGS from `starts` random environments, then `hops` basin hops (the best so far
+    `spec`: L-BFGS from `starts` random environments (for density-based descriptors first with twice
+    the atom width, then with the target's), then `hops` basin hops (the best so far
     displaced by 0.3 Å Gaussian noise and minimised again, kept if lower). Returns a dict: loss
     (relative squared descriptor distance of the best), rmsd (its position error after the best
     match, Å), best_rmsd (lowest over all minima found), positions, length, spec."""
@@ -199,7 +213,12 @@ def reconstruct(target, numbers, spec, starts=6, hops=3, seed=0, max_iter=2000):
     loss = guarded(rep.loss_factory(target, numbers))
     opts = dict(maxiter=max_iter, ftol=1e-16, gtol=1e-12, maxcor=30)
 
+    smooth = smoothed(spec)
+    warm = guarded(representation(smooth, numbers).loss_factory(target, numbers)) if smooth else None
+
     def run(x0):
+        if warm:  # coarse to fine: the smoother landscape of a wider atom first
+            x0 = minimize(warm, x0, jac=True, method="L-BFGS-B", options=opts).x
         res = minimize(loss, x0, jac=True, method="L-BFGS-B", options=opts)
         return float(res.fun), res.x.reshape(-1, 3)
 
@@ -241,14 +260,15 @@ def descriptor_distance(spec, A, B, numbers):
 
 def behler_spec(n_radial, n_angular, cutoff=4.0):
     """Symmetry functions of a given count: n_radial Gaussians shifted across the cutoff (the first
-    at R_s = 0, η = 0), n_angular angular ones (ζ = 1, 2, 4, ..., λ = ±1, η = 1/r_c²)."""
+    at R_s = 0, η = 0), n_angular angular ones: ζ ∈ {1, 2, 4, 16} × λ = ±1 at η = 1/r_c², then
+    the same at η = 2/r_c², 4/r_c², ... ."""
     rs = [cutoff * k / n_radial for k in range(n_radial)]
     eta = [0.0] + [0.5 / (cutoff / n_radial) ** 2] * (n_radial - 1)
-    zeta = [2.0 ** (k // 2) for k in range(n_angular)]
-    lam = [1.0 if k % 2 == 0 else -1.0 for k in range(n_angular)]
+    ang = [(2.0 ** (k // 8) / cutoff**2, (1.0, 2.0, 4.0, 16.0)[(k // 2) % 4], 1.0 - 2.0 * (k % 2))
+           for k in range(n_angular)]
     f = lambda v: "{" + " ".join(f"{x:.6g}" for x in v) + "}"  # noqa: E731
-    return (f"behler cutoff={cutoff} g2_eta={f(eta)} g2_rs={f(rs)} g4_eta={1 / cutoff**2:.6g} "
-            f"g4_zeta={f(zeta)} g4_lambda={f(lam)}")
+    return (f"behler cutoff={cutoff} g2_eta={f(eta)} g2_rs={f(rs)} g4_eta={f([a[0] for a in ang])} "
+            f"g4_zeta={f([a[1] for a in ang])} g4_lambda={f([a[2] for a in ang])}")
 
 
 def sweep_families(quick=False):

@@ -86,7 +86,7 @@ Behler::Behler(const Options& o) : CentredDescriptor(o, -1.0) {
                     std::to_string(zeta[k]));
       if (lambda[k] != 1.0 && lambda[k] != -1.0)
         throw Error(o.context() + ": " + lk + " must be 1 or -1, got " + std::to_string(lambda[k]));
-      out.push_back({eta[k], zeta[k], lambda[k], std::pow(2.0, 1.0 - zeta[k]), zeta[k] == std::floor(zeta[k]) && zeta[k] <= 64});
+      out.push_back({eta[k], zeta[k], lambda[k], zeta[k] == std::floor(zeta[k]) && zeta[k] <= 64});
     }
     return out;
   };
@@ -177,14 +177,15 @@ void Behler::add_angular(const CentredEnvironment& env, const std::vector<Angula
           E = std::exp(-a.eta * r2);
           last_eta = a.eta;
         }
-        // (1 + λ cos θ)^ζ and its derivative, by multiplication for integer ζ (the usual sets)
-        const double base = 1.0 + a.lambda * cos;
-        double pw1 = 1.0;  // base^(ζ-1)
+        // 2^{1-ζ} (1 + λ cos θ)^ζ = 2 h^ζ with h = (1 + λ cos θ)/2 in [0, 1] (no overflow at any ζ),
+        // by multiplication for small integer ζ (the usual sets)
+        const double h = 0.5 * (1.0 + a.lambda * cos);
+        double pw1 = 1.0;  // h^(ζ-1)
         if (a.integer_zeta)
-          for (int t = 1; t < static_cast<int>(a.zeta); ++t) pw1 *= base;
+          for (int t = 1; t < static_cast<int>(a.zeta); ++t) pw1 *= h;
         else
-          pw1 = std::pow(base, a.zeta - 1.0);
-        const double A = a.pref * pw1 * base, dA = a.pref * a.zeta * a.lambda * pw1;
+          pw1 = std::pow(h, a.zeta - 1.0);
+        const double A = 2.0 * pw1 * h, dA = a.zeta * a.lambda * pw1;
         x[p + f] += A * E * F;
         if (!dx) continue;
         dx->block<3, 1>(3 * j, p + f) += E * (dA * F * dcos_j + A * dF_j - a.eta * A * F * dr2_j);
