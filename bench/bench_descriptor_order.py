@@ -48,20 +48,27 @@ def main():
     if not os.path.isdir(data):
         sys.exit("../shared/data not found (set SOAPGAP_SHARED_DATA)")
     train = ase.io.read(f"{data}/mlearn_Si/training.xyz", ":")
+    run = a.families.split(",")
     rows = []
-    for fam in a.families.split(","):
+    if os.path.exists(a.out):  # keep the other families' rows: families can be run one at a time
+        with open(a.out) as fh:
+            rows = [r for r in json.load(fh) if r["family"] not in run]
+    for fam in run:
         for order, gap in families()[fam]:
             t0 = time.perf_counter()
             pot = soapgap.Potential.fit(train, gap=gap, default_sigma=(0.01, 0.05, 0.01), e0=-0.79,
                                         virial_key="no_virial_key", sparse_jitter=1e-8)
             fit_s = time.perf_counter() - t0
             length = soapgap.Descriptor(pot.descriptors[0]).dimension
-            C = elastic_constants(SoapGapCalculator(pot), None, "Si", "diamond", a0=5.46)["values"]
-            rows.append(dict(family=fam, order=order, length=length, fit_s=round(fit_s, 1),
-                             **{k: round(v["model"], 1) for k, v in C.items()}))
+            try:
+                C = {k: round(float(v["model"]), 1) for k, v in
+                     elastic_constants(SoapGapCalculator(pot), None, "Si", "diamond", a0=5.46)["values"].items()}
+            except RuntimeError as e:  # a model too poor for an equation of state: recorded, not fatal
+                C = dict(C11=None, C12=None, C44=None, C44_unrelaxed=None, error=str(e))
+            rows.append(dict(family=fam, order=order, length=length, fit_s=round(fit_s, 1), **C))
             print(rows[-1], flush=True)
-    with open(a.out, "w") as fh:
-        json.dump(rows, fh, indent=1)
+            with open(a.out, "w") as fh:
+                json.dump(rows, fh, indent=1)
     print("\n| descriptor | order | length | C11 | C12 | C44 | C44⁰ (GPa) | fit s |\n|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['family']} | {r['order']} | {r['length']} | {r['C11']} | {r['C12']} | {r['C44']} | "
@@ -80,7 +87,8 @@ def plot(rows, path):
     for ax, f in zip(axes[0], fams):
         sel = [r for r in rows if r["family"] == f]
         for key, mark in (("C11", "o-"), ("C12", "s-"), ("C44", "^-"), ("C44_unrelaxed", "v--")):
-            ax.plot([r["order"] for r in sel], [r[key] for r in sel], mark, label=key.replace("_unrelaxed", "⁰"))
+            ok = [r for r in sel if r[key] is not None]
+            ax.plot([r["order"] for r in ok], [r[key] for r in ok], mark, label=key.replace("_unrelaxed", "⁰"))
         ax.set_title(f)
         ax.set_xlabel({"soap": "l_max (n_max = 8)", "bispectrum": "l_max (n_max = 2)",
                        "behler": "number of functions"}.get(f, "order"))

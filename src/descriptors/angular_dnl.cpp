@@ -28,7 +28,11 @@ SoapParams radial_params(const Options& o) {
 AngularDnl::AngularDnl(const Options& o) : AngularDnl(o, radial_params(o)) {}
 
 AngularDnl::AngularDnl(const Options& o, const SoapParams& radial)
-    : CentredDescriptor(o, 0.5), l_max_(o.get_int({"l_max"}, 8)), radial_(radial), n_max_(radial.n_max) {}
+    : CentredDescriptor(o, 0.5), l_max_(o.get_int({"l_max"}, 8)), radial_(radial), n_max_(radial.n_max) {
+  const long long dim = static_cast<long long>(n_pairs()) * n_max_ * (l_max_ + 1);
+  if (dim > 10'000'000)
+    throw Error(o.context() + ": angular_dnl would have " + std::to_string(dim) + " components (species pairs x n_max x (l_max+1))");
+}
 
 std::string AngularDnl::to_string() const {
   std::ostringstream o;

@@ -95,7 +95,11 @@ Behler::Behler(const Options& o) : CentredDescriptor(o, -1.0) {
   const bool any_g5 = o.has("g5_eta") || o.has("g5_zeta") || o.has("g5_lambda");
   if (any_g5) g5_ = angular("g5_eta", "g5_zeta", "g5_lambda", false);
   if (g2_eta_.empty() && g4_.empty() && g5_.empty()) throw Error(o.context() + ": behler has no functions");
-  dim_ = n_channels() * static_cast<int>(g2_eta_.size()) + n_pairs() * static_cast<int>(g4_.size() + g5_.size());
+  const long long dim = static_cast<long long>(n_channels()) * g2_eta_.size() +
+                       static_cast<long long>(n_pairs()) * (g4_.size() + g5_.size());
+  if (dim > 10'000'000)
+    throw Error(o.context() + ": behler would have " + std::to_string(dim) + " functions (species pairs x angular set)");
+  dim_ = static_cast<int>(dim);
 }
 
 std::string Behler::to_string() const {

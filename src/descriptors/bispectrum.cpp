@@ -32,24 +32,33 @@ Bispectrum::Bispectrum(const Options& o, const SoapParams& radial)
       radial_(radial),
       sph_(radial.l_max) {
   const int K = n_channels() * n_max_;
-  std::map<std::tuple<int, int, int>, int> tables;
-  for (int l = 0; l <= l_max_; ++l)
-    for (int l1 = 0; l1 <= l_max_; ++l1)
-      for (int l2 = l1; l2 <= l_max_; ++l2) {
-        if (l < l2 - l1 || l > l1 + l2 || (l1 + l2 + l) % 2) continue;
-        auto [it, fresh] = tables.try_emplace({l1, l2, l}, static_cast<int>(cg_.size()));
-        if (fresh)
-          for (int m1 = -l1; m1 <= l1; ++m1)
-            for (int m2 = -l2; m2 <= l2; ++m2)
-              cg_.push_back(std::abs(m1 + m2) <= l ? clebsch_gordan(l1, m1, l2, m2, l, m1 + m2) : 0.0);
-        for (int k1 = 0; k1 < K; ++k1)
-          for (int k2 = (l1 == l2 ? k1 : 0); k2 < K; ++k2)
-            for (int k = 0; k < K; ++k)
-              if (!diagonal_ || (k1 == k2 && k2 == k)) index_.push_back({k1, l1, k2, l2, k, l, it->second});
-      }
-  if (index_.size() > 2'000'000)
-    throw Error(o.context() + ": the bispectrum would have " + std::to_string(index_.size()) +
+  // every (l1 <= l2, l) with the triangle rule and even l1 + l2 + l, then the radial channels
+  auto each_triple = [&](auto&& f) {
+    for (int l = 0; l <= l_max_; ++l)
+      for (int l1 = 0; l1 <= l_max_; ++l1)
+        for (int l2 = l1; l2 <= l_max_; ++l2)
+          if (l >= l2 - l1 && l <= l1 + l2 && (l1 + l2 + l) % 2 == 0) f(l1, l2, l);
+  };
+  long long count = 0;  // counted before anything is allocated
+  each_triple([&](int l1, int l2, int) {
+    const long long k = K;
+    count += diagonal_ ? k : (l1 == l2 ? k * (k + 1) / 2 : k * k) * k;
+  });
+  if (count > 2'000'000)
+    throw Error(o.context() + ": the bispectrum would have " + std::to_string(count) +
                 " components; lower n_max, l_max or the species, or set diagonal_radial=T");
+  std::map<std::tuple<int, int, int>, int> tables;
+  each_triple([&](int l1, int l2, int l) {
+    auto [it, fresh] = tables.try_emplace({l1, l2, l}, static_cast<int>(cg_.size()));
+    if (fresh)
+      for (int m1 = -l1; m1 <= l1; ++m1)
+        for (int m2 = -l2; m2 <= l2; ++m2)
+          cg_.push_back(std::abs(m1 + m2) <= l ? clebsch_gordan(l1, m1, l2, m2, l, m1 + m2) : 0.0);
+    for (int k1 = 0; k1 < K; ++k1)
+      for (int k2 = (l1 == l2 ? k1 : 0); k2 < K; ++k2)
+        for (int k = 0; k < K; ++k)
+          if (!diagonal_ || (k1 == k2 && k2 == k)) index_.push_back({k1, l1, k2, l2, k, l, it->second});
+  });
 }
 
 std::string Bispectrum::to_string() const {

@@ -170,7 +170,7 @@ TEST_CASE("impossible SOAP hyperparameters are clear errors") {
   CHECK(err("soap cutoff=3 l_max=4 n_max=x atom_sigma=0.5").find("'n_max' must be a number") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=inf").find("must be a number") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 central_weight=nan").find("must be a number") != std::string::npos);
-  CHECK(err("bispectrum cutoff=3").find("unknown or unsupported descriptor") != std::string::npos);
+  CHECK(err("bispectrum_so4 cutoff=3").find("unknown or unsupported descriptor") != std::string::npos);
   // integers are integers, in range: never a silent cast
   CHECK(err("soap cutoff=3 l_max=4.5 n_max=4 atom_sigma=0.5").find("'l_max' must be an integer") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=1e20 n_max=4 atom_sigma=0.5").find("'l_max' must be an integer") != std::string::npos);
@@ -199,7 +199,7 @@ TEST_CASE("unknown keys in descriptor and gap term strings are errors that list 
   CHECK(err("soap cutoff=3 sparse_methd=cur_points").find("unknown key 'sparse_methd'") != std::string::npos);
   CHECK(err("distance_2b cutoff=3 l_max=4").find("unknown key 'l_max' for distance_2b") != std::string::npos);
   CHECK(err("angle_3b cutoff=3 n_sparse=10 config_type_n_sparse={a:1}").find("not supported") != std::string::npos);
-  CHECK(err("bispectrum cutoff=3").find("gap term 1: unknown or unsupported descriptor") != std::string::npos);
+  CHECK(err("bispectrum_so4 cutoff=3").find("gap term 1: unknown or unsupported descriptor") != std::string::npos);
   CHECK(err("soap cutoff=3 l_max=4 n_max=4 atom_sigma=0.5 delta=0.2 zeta=4 n_sparse=10 sparse_method=cur_points "
             "covariance_type=dot_product add_species=T print_sparse_index=x.idx").empty());
   CHECK(err("distance_2b cutoff=3 Z1=1 Z2=6 delta=1 theta_uniform=1 n_sparse=5 sparse_method=uniform").empty());

@@ -161,13 +161,15 @@ def test_fit_killed_part_way_leaves_no_model(cli, tmp_path, emt_train):
 
 _floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 _keys = st.sampled_from(["n_max", "l_max", "atom_sigma", "cutoff", "cutoff_transition_width", "Z", "species_Z",
-                         "central_weight", "zeta", "delta", "n_sparse", "covariance_sigma0", "bogus"])
+                         "central_weight", "zeta", "delta", "n_sparse", "covariance_sigma0", "bogus", "g2_eta",
+                         "g4_zeta", "g4_lambda", "g5_eta", "w", "diagonal_radial", "normalise", "n_species"])
 _values = st.one_of(_floats.map(repr), st.integers(-10**12, 10**12).map(str), st.text(max_size=8),
                     st.sampled_from(["T", "F", "{}", "{1 2", "nan", "-0", "1e400"]))
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(["soap", "distance_2b", "angle_3b", "bispectrum", ""]),
+@given(kind=st.sampled_from(["soap", "distance_2b", "angle_3b", "behler", "steinhardt", "angular_dnl", "bispectrum",
+                             "bispectrum_so4", ""]),
        pairs=st.lists(st.tuples(_keys, _values), max_size=6))
 def test_descriptor_random_strings(kind, pairs):
     spec = kind + " " + " ".join(f"{k}={v}" for k, v in pairs)
