@@ -40,6 +40,7 @@ def models(rc):
         "distance_2b": TWO_B,
         "behler": behler,
         "behler + 2b": f"{behler} : {TWO_B}",
+        "steinhardt": stein,
         "steinhardt + 2b": f"{stein} : {TWO_B}",
         "angular_dnl": dnl,
         "angular_dnl + 2b": f"{dnl} : {TWO_B}",
@@ -67,7 +68,8 @@ def best_of(f, n=3):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--set", default="Si")
-    p.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    p.add_argument("--only", default="", help="comma-separated model names (default: all); the other rows "
+                                              "of --out are kept")
     p.add_argument("--out", default=os.path.join(HERE, "descriptor_results.json"))
     a = p.parse_args()
     import ase.io
@@ -79,6 +81,9 @@ def main():
     rc = 5.4 if a.set == "Si" else 5.2
     wanted = [m for m in a.only.split(",") if m]
     rows = []
+    if wanted and os.path.exists(a.out):  # --only reruns some models and keeps the others' rows
+        with open(a.out) as fh:
+            rows = [r for r in json.load(fh)["rows"] if r["model"] not in wanted]
     for name, gap in models(rc).items():
         if wanted and name not in wanted:
             continue
@@ -104,6 +109,8 @@ def main():
                          f_rmse=round(f_rmse, 4), descriptor_us=round(desc, 1), descriptor_grad_us=round(desc_grad, 1),
                          predict_us=round(pred, 1)))
         print(rows[-1], flush=True)
+    order = list(models(rc))
+    rows.sort(key=lambda r: order.index(r["model"]))
     threads = os.environ.get("OMP_NUM_THREADS", "all")
     print(f"\nmlearn {a.set}: {len(train)} training / {len(test)} test frames, OMP_NUM_THREADS={threads}\n")
     print("| model | dimension | test E RMSE meV/atom | test F RMSE eV/Å | descriptor µs/atom | with gradients µs/atom "
@@ -112,9 +119,8 @@ def main():
     for r in rows:
         print(f"| {r['model']} | {'+'.join(map(str, r['dimension']))} | {r['e_rmse_mev']:.1f} | {r['f_rmse']:.3f} | "
               f"{r['descriptor_us']:.1f} | {r['descriptor_grad_us']:.1f} | {r['predict_us']:.1f} | {r['fit_s']:.0f} |")
-    if not wanted:
-        with open(a.out, "w") as fh:
-            json.dump(dict(set=a.set, threads=threads, rows=rows), fh, indent=1)
+    with open(a.out, "w") as fh:
+        json.dump(dict(set=a.set, threads=threads, rows=rows), fh, indent=1)
 
 
 if __name__ == "__main__":

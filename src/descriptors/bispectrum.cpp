@@ -124,20 +124,30 @@ void Bispectrum::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd*
     complex_to_real_gradient(v.l, zero.data(), Q.data(), row + v.k * nlm + v.l * v.l);
   }
   if (!dx) return;
-  // da[n][lm]/dr_j = ((f_c c_nl)' r̂_j Y_lm + f_c c_nl ∇Y_lm) for the neighbour's own channel
-  Eigen::Matrix<double, 3, Eigen::Dynamic> da(3, N * nlm);
-  for (int j = 0; j < n; ++j) {
-    const Eigen::Vector3d u = env.rij[j] / env.r[j];
-    for (int nn = 0; nn < N; ++nn)
-      for (int l = 0; l <= L; ++l) {
-        const double w = fc[j].f * c[j * nc + l * N + nn], dw = fc[j].df * c[j * nc + l * N + nn] + fc[j].f * dc[j * nc + l * N + nn];
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
-          const double y = Y[static_cast<size_t>(j) * nlm + lm];
-          const double* dy = &dY[3 * (static_cast<size_t>(j) * nlm + lm)];
-          for (int d = 0; d < 3; ++d) da(d, nn * nlm + lm) = dw * u[d] * y + w * dy[d];
+  // da[n][lm]/dr_j = ((f_c c_nl)' r̂_j Y_lm + f_c c_nl ∇Y_lm) for the neighbour's own channel; the
+  // neighbours of one channel are stacked so that dx/dr = da/dr (dB/da)ᵀ is one matrix product
+  for (int ch = 0; ch < n_channels(); ++ch) {
+    std::vector<int> js;
+    for (int j = 0; j < n; ++j)
+      if (env.channel[j] == ch) js.push_back(j);
+    if (js.empty()) continue;
+    RowMatrixXd da(3 * js.size(), static_cast<Eigen::Index>(N) * nlm);
+    for (size_t q = 0; q < js.size(); ++q) {
+      const int j = js[q];
+      const Eigen::Vector3d u = env.rij[j] / env.r[j];
+      for (int nn = 0; nn < N; ++nn)
+        for (int l = 0; l <= L; ++l) {
+          const double w = fc[j].f * c[j * nc + l * N + nn];
+          const double dw = fc[j].df * c[j * nc + l * N + nn] + fc[j].f * dc[j * nc + l * N + nn];
+          for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) {
+            const double y = Y[static_cast<size_t>(j) * nlm + lm];
+            const double* dy = &dY[3 * (static_cast<size_t>(j) * nlm + lm)];
+            for (int d = 0; d < 3; ++d) da(3 * q + d, nn * nlm + lm) = dw * u[d] * y + w * dy[d];
+          }
         }
-      }
-    dx->middleRows(3 * j, 3) = da * dxda.middleCols(static_cast<Eigen::Index>(env.channel[j]) * N * nlm, N * nlm).transpose();
+    }
+    const RowMatrixXd block = da * dxda.middleCols(static_cast<Eigen::Index>(ch) * N * nlm, N * nlm).transpose();
+    for (size_t q = 0; q < js.size(); ++q) dx->middleRows(3 * js[q], 3) = block.middleRows(3 * q, 3);
   }
 }
 

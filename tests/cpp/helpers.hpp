@@ -49,4 +49,17 @@ inline Structure strained(const Structure& s, const Eigen::Matrix3d& eps) {
   return t;
 }
 
+// The same crystal as a 2x1x1 supercell: atoms n..2n-1 are atoms 0..n-1 shifted by the first
+// lattice vector.
+inline Structure doubled_along_a(const Structure& s) {
+  const int n = s.size();
+  Structure big = s;
+  big.positions.resize(2 * n, 3);
+  big.positions.topRows(n) = s.positions;
+  big.positions.bottomRows(n) = s.positions.rowwise() + s.cell.row(0);
+  big.numbers.insert(big.numbers.end(), s.numbers.begin(), s.numbers.end());
+  big.cell.row(0) *= 2;
+  return big;
+}
+
 }  // namespace soapgap::test

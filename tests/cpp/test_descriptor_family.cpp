@@ -82,13 +82,7 @@ TEST_CASE("behler, steinhardt, angular_dnl, bispectrum: invariant under rotation
     for (int i = 0; i < n; ++i) dperm = std::max(dperm, (vp.row(i) - v0.row(n - 1 - i)).cwiseAbs().maxCoeff());
     CHECK_MESSAGE(dperm < tol, spec << ": permutation");
 
-    Structure big = s;
-    big.positions.resize(2 * n, 3);
-    big.positions.topRows(n) = s.positions;
-    big.positions.bottomRows(n) = s.positions.rowwise() + s.cell.row(0);
-    big.numbers.insert(big.numbers.end(), s.numbers.begin(), s.numbers.end());
-    big.cell.row(0) *= 2;
-    const RowMatrixXd vb = values(*d, big);
+    const RowMatrixXd vb = values(*d, test::doubled_along_a(s));
     CHECK_MESSAGE(max_diff(vb.topRows(n), v0) < tol, spec << ": supercell");
     CHECK_MESSAGE(max_diff(vb.bottomRows(n), v0) < tol, spec << ": supercell");
   }

@@ -120,13 +120,7 @@ TEST_CASE("SOAP is invariant under rotation, translation, permutation and superc
   CHECK(dperm < 1e-12);
 
   // the same crystal described by a 2x1x1 supercell gives the same environments
-  Structure big = s;
-  big.positions.resize(2 * n, 3);
-  big.positions.topRows(n) = s.positions;
-  big.positions.bottomRows(n) = s.positions.rowwise() + s.cell.row(0);
-  big.numbers.insert(big.numbers.end(), s.numbers.begin(), s.numbers.end());
-  big.cell.row(0) *= 2;
-  const RowMatrixXd vb = values(*d, big);
+  const RowMatrixXd vb = values(*d, test::doubled_along_a(s));
   CHECK((vb.topRows(n) - v0).cwiseAbs().maxCoeff() < 1e-12);
   CHECK((vb.bottomRows(n) - v0).cwiseAbs().maxCoeff() < 1e-12);
 
