@@ -42,9 +42,9 @@ class VectorRepresentation:
     def value_and_grad(self, P, numbers):
         d = self.desc.compute(self.atoms(P, numbers), gradients=True)
         grad = np.zeros((len(P), 3, self.length))
-        for (env, atom), g in zip(d["grad_index"], d["grad_values"]):
-            if atom > 0:  # the centre stays at the origin
-                grad[atom - 1] += g
+        atom = d["grad_index"][:, 1].astype(int)
+        moving = atom > 0  # the centre stays at the origin
+        np.add.at(grad, atom[moving] - 1, d["grad_values"][moving])
         return d["values"][0], grad
 
     def loss_factory(self, target, numbers):
@@ -78,14 +78,14 @@ class TwoPlusThreeBody:
         return [d.compute(atoms, gradients=gradients) for d in (self.pair, self.triplet)]
 
     @staticmethod
-    def _kernel(xa, fa, xb, fb, theta):
+    def _kernel(xa, xb, theta):
         diff = (xa[:, None, :] - xb[None, :, :]) / theta
         k = np.exp(-0.5 * np.sum(diff**2, axis=2))
         return k, diff
 
     def loss_factory(self, target, numbers):
         tsets = self._sets(target, numbers, False)
-        ktt = sum(float(t["cutoff"] @ self._kernel(t["values"], None, t["values"], None, th)[0] @ t["cutoff"])
+        ktt = sum(float(t["cutoff"] @ self._kernel(t["values"], t["values"], th)[0] @ t["cutoff"])
                   for t, th in zip(tsets, self.theta))
         n = len(target)
 
@@ -94,8 +94,8 @@ class TwoPlusThreeBody:
             total, grad = 0.0, np.zeros((n, 3))
             for s, t, th in zip(self._sets(P, numbers, True), tsets, self.theta):
                 x, f = s["values"], s["cutoff"]
-                kaa, daa = self._kernel(x, f, x, f, th)
-                kat, dat = self._kernel(x, f, t["values"], t["cutoff"], th)
+                kaa, daa = self._kernel(x, x, th)
+                kat, dat = self._kernel(x, t["values"], th)
                 total += float(f @ kaa @ f) - 2.0 * float(f @ kat @ t["cutoff"])
                 # dL/dx_a and dL/df_a of the two sums (the first is symmetric in a, b)
                 dx = (-2.0 * f[:, None] * np.einsum("ab,b,abd->ad", kaa, f, daa)
