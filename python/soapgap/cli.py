@@ -7,8 +7,10 @@
     soapgap learn --input qm7.xyz --property hof_pbe0_kcal_mol --kind average --learning-curve 100,1000 --output learn/
     soapgap demo
 
-The reference is any ASE calculator: `emt`, or `package.module:factory` (a zero-argument callable
-returning a calculator, e.g. a function that sets up your DFT code).
+The reference is any ASE calculator by name (soapgap.references): `emt`, `tblite:GFN1-xTB`,
+`gpaw:mode=pw,ecut=400,kpts=4x4x4`, `lammps:pair_style=sw;pair_coeff=* * Si.sw Si;elements=Si`, or
+`package.module:factory` (a zero-argument callable returning a calculator, e.g. your DFT set-up).
+Results are cached on disk by structure (--reference-cache), so an interrupted run resumes.
 """
 import argparse
 import importlib
@@ -19,17 +21,24 @@ DEFAULT_GAP = ("soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5.0 cutoff_transition
                "delta=0.2 zeta=4 n_sparse=800 sparse_method=cur_points")
 
 
-def reference_calculator(spec):
-    """'emt' or 'module:factory' -> an ASE calculator instance."""
-    if spec.lower() == "emt":
-        from ase.calculators.emt import EMT
+def reference_calculator(spec, cache=None):
+    """A reference string (soapgap.references: emt, tblite:..., gpaw:..., lammps:...,
+    module:factory) -> an ASE calculator, cached on disk under `cache` unless it is "none"."""
+    from .references import reference_calculator as build
 
-        return EMT()
-    if ":" not in spec:
-        raise SystemExit(f"--reference {spec!r}: use 'emt' or 'package.module:factory'")
-    module, name = spec.split(":", 1)
-    factory = getattr(importlib.import_module(module), name)
-    return factory() if callable(factory) else factory
+    try:
+        return build(spec, None if not cache or cache == "none" else cache)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+
+
+REFERENCE_HELP = ("emt | tblite:GFN1-xTB[,accuracy=..] | gpaw:mode=pw,ecut=400,kpts=4x4x4[,xc=PBE] | "
+                  "lammps:pair_style=..;pair_coeff=..;elements=.. | package.module:factory (default emt)")
+
+
+def _default_cache():
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "soapgap", "references")
 
 
 def _floats(text, n=None):
@@ -45,8 +54,8 @@ def cmd_build_database(a):
 
     if os.path.exists(a.output) and not a.overwrite:
         raise SystemExit(f"{a.output}: file exists; refusing to overwrite (use --overwrite)")
-    frames = build_database(a.element, reference_calculator(a.reference), seed=a.seed, size=a.size,
-                            lattice=a.lattice)
+    ref = reference_calculator(a.reference, a.reference_cache)
+    frames = build_database(a.element, ref, seed=a.seed, size=a.size, lattice=a.lattice)
     write_extxyz(a.output, frames)
     print(f"{len(frames)} frames ({sum(map(len, frames))} atoms) -> {a.output}")
 
@@ -63,7 +72,7 @@ def cmd_refine(a):
 
     frames = ase.io.read(a.database, ":") if a.database else []
     test = ase.io.read(a.test, ":") if a.test else None
-    pot, history = refine(reference_calculator(a.reference), frames, a.workdir, fit_kwargs(a),
+    pot, history = refine(reference_calculator(a.reference, a.reference_cache), frames, a.workdir, fit_kwargs(a),
                           iterations=a.iterations, temperatures=_floats(a.temperatures), md_steps=a.md_steps,
                           n_select=a.n_select, stop_sigma=a.stop_sigma, test_frames=test, seed=a.seed,
                           lattice=a.lattice, select_by=a.select_by)
@@ -79,8 +88,8 @@ def cmd_validate(a):
 
     pot = Potential.load(a.model)
     held = ase.io.read(a.held_out, ":") if a.held_out else None
-    res = validate(pot.calculator(), reference_calculator(a.reference), a.element, potential=pot, held_out=held,
-                   lattice=a.lattice, quick=a.quick)
+    ref = reference_calculator(a.reference, a.reference_cache)
+    res = validate(pot.calculator(), ref, a.element, potential=pot, held_out=held, lattice=a.lattice, quick=a.quick)
     path = write_report(res, a.out, title=f"soapgap validation: {a.element} ({a.model})", overwrite=a.overwrite)
     print(f"report: {path}")
 
@@ -93,7 +102,9 @@ def main(argv=None):
                                               "gamma surface, dislocation, isolated atom)")
     b.add_argument("--element", required=True)
     b.add_argument("--lattice", choices=["fcc", "bcc"], default=None)
-    b.add_argument("--reference", default="emt")
+    b.add_argument("--reference", default="emt", help=REFERENCE_HELP)
+    b.add_argument("--reference-cache", default=_default_cache(),
+                       help="directory of cached reference results (content-addressed; 'none' to disable)")
     b.add_argument("--size", choices=["small", "medium", "large"], default="small",
                    help="small, medium (about 4x), large (EMT Cu: ~157,000 environments)")
     b.add_argument("--seed", type=int, default=0)
@@ -103,7 +114,9 @@ def main(argv=None):
 
     r = sub.add_parser("refine", help="active learning: fit, model MD, label the most uncertain frames, refit")
     r.add_argument("--database", help="initial extxyz database (not needed to resume a workdir)")
-    r.add_argument("--reference", default="emt")
+    r.add_argument("--reference", default="emt", help=REFERENCE_HELP)
+    r.add_argument("--reference-cache", default=_default_cache(),
+                       help="directory of cached reference results (content-addressed; 'none' to disable)")
     r.add_argument("--workdir", required=True, help="holds database.xyz, model.json, refine_log.jsonl; resumable")
     r.add_argument("--iterations", type=int, default=2)
     r.add_argument("--temperatures", default="600,1500", help="K, comma separated")
@@ -123,7 +136,9 @@ def main(argv=None):
 
     v = sub.add_parser("validate", help="validation report (markdown + PNG) against a reference calculator")
     v.add_argument("--model", required=True, help="soapgap .json or GAP .xml")
-    v.add_argument("--reference", default="emt")
+    v.add_argument("--reference", default="emt", help=REFERENCE_HELP)
+    v.add_argument("--reference-cache", default=_default_cache(),
+                       help="directory of cached reference results (content-addressed; 'none' to disable)")
     v.add_argument("--element", required=True)
     v.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="default: the element's own lattice")
     v.add_argument("--overwrite", action="store_true", help="replace an existing report in --out")

