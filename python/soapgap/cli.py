@@ -101,7 +101,7 @@ def main(argv=None):
     b = sub.add_parser("build-database", help="reference database (strained, rattled, MD, vacancy, surface, "
                                               "gamma surface, dislocation, isolated atom)")
     b.add_argument("--element", required=True)
-    b.add_argument("--lattice", choices=["fcc", "bcc"], default=None)
+    b.add_argument("--lattice", choices=["fcc", "bcc", "diamond"], default=None)
     b.add_argument("--reference", default="emt", help=REFERENCE_HELP)
     b.add_argument("--reference-cache", default=_default_cache(),
                        help="directory of cached reference results (content-addressed; 'none' to disable)")
@@ -120,7 +120,8 @@ def main(argv=None):
     r.add_argument("--workdir", required=True, help="holds database.xyz, model.json, refine_log.jsonl; resumable")
     r.add_argument("--iterations", type=int, default=2)
     r.add_argument("--temperatures", default="600,1500", help="K, comma separated")
-    r.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="of the MD cells (default: the element's)")
+    r.add_argument("--lattice", choices=["fcc", "bcc", "diamond"], default=None,
+                   help="of the MD cells (default: the element's)")
     r.add_argument("--md-steps", type=int, default=300)
     r.add_argument("--n-select", type=int, default=8)
     r.add_argument("--stop-sigma", type=float, default=None,
@@ -140,7 +141,7 @@ def main(argv=None):
     v.add_argument("--reference-cache", default=_default_cache(),
                        help="directory of cached reference results (content-addressed; 'none' to disable)")
     v.add_argument("--element", required=True)
-    v.add_argument("--lattice", choices=["fcc", "bcc"], default=None, help="default: the element's own lattice")
+    v.add_argument("--lattice", choices=["fcc", "bcc", "diamond"], default=None, help="default: the element's own lattice")
     v.add_argument("--overwrite", action="store_true", help="replace an existing report in --out")
     v.add_argument("--held-out", help="extxyz with reference energies/forces, for parity and uncertainty quality")
     v.add_argument("--out", default="validation_report")

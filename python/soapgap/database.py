@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 from ase import Atoms, units
-from ase.build import bcc100, bcc110, bulk, fcc100, fcc111
+from ase.build import bcc100, bcc110, bulk, diamond100, diamond111, fcc100, fcc111
 from ase.constraints import FixCom
 from ase.data import atomic_numbers, reference_states
 from ase.eos import EquationOfState
@@ -54,7 +54,7 @@ except ImportError:                         # older ASE
     from ase.md.velocitydistribution import \
         MaxwellBoltzmannDistribution as thermalize_momenta
 
-ATOMS_PER_CUBE = {'fcc': 4, 'bcc': 2}       # atoms in the conventional cubic cell
+ATOMS_PER_CUBE = {'fcc': 4, 'bcc': 2, 'diamond': 8}  # atoms in the conventional cubic cell
 
 
 def _get_calc(calc):
@@ -66,17 +66,18 @@ def _get_calc(calc):
 
 
 def _lattice(element, lattice=None):
-    """'fcc'/'bcc' as given, else the element's reference state (must be one of them)."""
+    """'fcc'/'bcc'/'diamond' as given, else the element's reference state (must be one of them)."""
     lattice = lattice or reference_states[atomic_numbers[element]]['symmetry']
     if lattice not in ATOMS_PER_CUBE:
-        raise ValueError(f"{element}: lattice {lattice!r} not supported; pass lattice='fcc' or 'bcc'")
+        raise ValueError(f"{element}: lattice {lattice!r} not supported; pass lattice='fcc', 'bcc' or 'diamond'")
     return lattice
 
 
 def _cubic(element, a0, lattice, size=None):
     """Conventional cubic supercell; bcc defaults to 3x3x3 (54 atoms) so that it is
-    comparable to the 2x2x2 fcc cell (32 atoms) rather than a tiny 16-atom box."""
-    size = size or ((2, 2, 2) if lattice == 'fcc' else (3, 3, 3))
+    comparable to the 2x2x2 fcc cell (32 atoms) rather than a tiny 16-atom box; diamond 2x2x2
+    (64 atoms)."""
+    size = size or ((3, 3, 3) if lattice == 'bcc' else (2, 2, 2))
     return bulk(element, lattice, a=a0, cubic=True).repeat(size)
 
 
@@ -227,7 +228,7 @@ def vacancy(calc, element='Cu', a0=None, n=8, rattle=0.03, rng=0, lattice=None):
 
 
 # close-packed and open low-index slabs per lattice
-SLABS = {'fcc': (fcc111, fcc100), 'bcc': (bcc110, bcc100)}
+SLABS = {'fcc': (fcc111, fcc100), 'bcc': (bcc110, bcc100), 'diamond': (diamond111, diamond100)}
 
 
 def surface(calc, element='Cu', a0=None, n=10, rattle=0.03, rng=0, lattice=None):
@@ -379,6 +380,11 @@ def build_database(element='Cu', calc=None, seed=0, size='small', lattice=None,
     if unknown:
         raise ValueError(f"unknown extra generators {sorted(unknown)}; choose from {list(EXTRA)}")
     calc, counts, lattice = _get_calc(calc), SIZES[size], _lattice(element, lattice)
+    if lattice == 'diamond':             # the slip-system generators are written for fcc and bcc
+        plastic = {'gamma_surface', 'dislocation'} & set(extra)
+        if plastic and extra != build_database.__defaults__[-1]:
+            raise ValueError(f"{sorted(plastic)}: not available for diamond (fcc/bcc slip systems only)")
+        extra = tuple(e for e in extra if e not in plastic)
     a0 = equilibrium_lattice_constant(element, calc, lattice=lattice)
     s = np.random.SeedSequence(seed).spawn(5 + len(EXTRA))
     kw = dict(lattice=lattice)

@@ -21,7 +21,7 @@ import traceback
 
 import numpy as np
 from ase import Atoms, units
-from ase.build import bulk, bcc100, bcc110, bcc111, fcc100, fcc110, fcc111
+from ase.build import bulk, bcc100, bcc110, bcc111, diamond100, diamond111, fcc100, fcc110, fcc111
 from ase.calculators.calculator import all_changes
 from ase.constraints import FixCartesian
 from ase.data import atomic_numbers, reference_states
@@ -36,7 +36,11 @@ except ImportError:
 FMAX = 0.01                          # eV/Å, all relaxations (fixed cell)
 NCONV = {'fcc': 4, 'bcc': 2, 'diamond': 8}  # atoms in the conventional cubic cell
 EV_A2_TO_J_M2 = 1.0 / (units.J / units.m ** 2)   # 16.02
-PATHS = {'fcc': 'GXKGL', 'bcc': 'GHNGP'}         # standard paths (ASE special points)
+PATHS = {'fcc': 'GXKGL', 'bcc': 'GHNGP', 'diamond': 'GXKGL'}  # standard paths (ASE special points)
+# low-index surfaces per lattice (ASE has no diamond(110) builder)
+SURFACES = {'fcc': {'100': fcc100, '110': fcc110, '111': fcc111},
+            'bcc': {'100': bcc100, '110': bcc110, '111': bcc111},
+            'diamond': {'100': diamond100, '111': diamond111}}
 # supercell/slab sizes: full run, quick run (tests)
 SIZES = {False: dict(phonon=3, vacancy=3, layers=8, sf_reps=4, mesh=20, cost_atoms=500),
          True: dict(phonon=2, vacancy=2, layers=6, sf_reps=2, mesh=10, cost_atoms=256)}
@@ -273,21 +277,22 @@ def vacancy_migration(model_calc, reference_calc, element, lattice='fcc', a0=Non
 def surface_energies(model_calc, reference_calc, element, lattice='fcc', a0=None, layers=8, vacuum=10.0):
     """gamma = (E_slab - N e_bulk) / 2A for relaxed 1x1 slabs (``layers`` layers, ``vacuum`` Å
     each side, periodic along z so the model sees a 3D cell; 20 Å gap >> cutoff)."""
-    builders = {'fcc': (fcc100, fcc110, fcc111), 'bcc': (bcc100, bcc110, bcc111)}[lattice]
+    builders = SURFACES[lattice]
+    hkls = tuple(builders)
+
     def run(calc):
         a = _own_a0(calc, element, lattice, a0)
         prim = bulk(element, lattice, a=a)
         prim.calc = calc
         e_bulk = prim.get_potential_energy() / len(prim)
         out = {}
-        for build, hkl in zip(builders, ('100', '110', '111')):
+        for hkl, build in builders.items():
             slab = build(element, size=(1, 1, layers), a=a, vacuum=vacuum, periodic=True)
             area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
             e, ok, _ = _relax(slab, calc)
             out[hkl] = ((e - len(slab) * e_bulk) / (2 * area), ok)
         return out
     m, r = _both(model_calc, reference_calc, run)
-    hkls = ('100', '110', '111')
     return {'values': {f'gamma({h})': _cmp(m[h][0] * EV_A2_TO_J_M2, r[h][0] * EV_A2_TO_J_M2, 'J/m²')
                        for h in hkls},
             'data': {'eV_per_A2': {h: [m[h][0], r[h][0]] for h in hkls},
@@ -466,7 +471,7 @@ def validate(model_calc, reference_calc, element, potential=None, held_out=None,
         from .database import _lattice
         lattice = _lattice(element)
     if lattice not in NCONV:
-        raise ValueError("lattice must be 'fcc' or 'bcc'")
+        raise ValueError("lattice must be 'fcc', 'bcc' or 'diamond'")
     potential = potential if potential is not None else getattr(model_calc, 'potential', None)
     s = SIZES[bool(quick)]
     args = (model_calc, reference_calc, element, lattice, a0)
@@ -478,6 +483,8 @@ def validate(model_calc, reference_calc, element, potential=None, held_out=None,
              ('surfaces', lambda: surface_energies(*args, layers=s['layers'])),
              ('stacking_fault', lambda: gamma_surface_line(*args, reps=s['sf_reps'])),
              ('cost', lambda: cost_per_atom(*args, n_atoms=s['cost_atoms']))]
+    if lattice == 'diamond':         # the stacking-fault line is written for fcc/bcc slip systems
+        steps = [st for st in steps if st[0] != 'stacking_fault']
     if potential is not None and held_out:
         steps.append(('uncertainty', lambda: uncertainty_quality(potential, held_out)))
     results = {'meta': {'element': element, 'lattice': lattice, 'quick': bool(quick),

@@ -85,3 +85,41 @@ def test_cli_refuses_a_bad_reference(cli, tmp_path):
                         "--output", str(tmp_path / "db.xyz")], capture_output=True, text=True)
     assert p.returncode != 0 and "GFN1-xTB, GFN2-xTB or IPEA1-xTB" in p.stderr
     assert not (tmp_path / "db.xyz").exists()
+
+
+def test_refine_with_a_tight_binding_reference(tmp_path):
+    """soapgap's active learning driven by tblite (GFN1-xTB) on small diamond Si cells: one
+    iteration labels the selected MD snapshots with the reference (checked against a direct
+    tblite call), logs their true errors, and the cache holds exactly what was computed."""
+    from ase.build import bulk
+    from tblite.ase import TBLite
+
+    from soapgap.active_learning import refine
+    from soapgap.database import _label
+
+    ref = reference_calculator("tblite:GFN1-xTB", cache=str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    frames = []
+    for _ in range(4):
+        a = bulk("Si", "diamond", a=5.6, cubic=True)
+        a.positions += rng.normal(scale=0.1, size=a.positions.shape)
+        frames.append(_label(a, ref, "rattled"))
+    md_cell = bulk("Si", "diamond", a=5.6, cubic=True)
+    fit = dict(gap="soap n_max=4 l_max=4 atom_sigma=0.5 cutoff=4.0 cutoff_transition_width=1.0 delta=0.5 zeta=2 "
+                   "n_sparse=20 sparse_method=cur_points",
+               default_sigma=(0.002, 0.05, 0.01), e0_method="average", sparse_jitter=1e-8)
+    pot, history = refine(ref, frames, str(tmp_path / "al"), fit, iterations=1, temperatures=(900,), md_steps=40,
+                          md_cells={"bulk8": md_cell}, n_select=2, min_separation=10, lattice="diamond",
+                          log=lambda *_: None)
+    it = history[0]
+    assert it["n_selected"] == 2 and len(it["selected"]) == 2
+    assert all(np.isfinite(s["err_e"]) and s["rmse_f"] > 0 for s in it["selected"])
+    import ase.io
+
+    db = ase.io.read(str(tmp_path / "al" / "database.xyz"), ":")
+    assert len(db) == 6
+    new = db[-1]
+    check = new.copy()
+    check.calc = TBLite(method="GFN1-xTB", verbosity=0)
+    assert new.get_potential_energy() == pytest.approx(check.get_potential_energy(), abs=1e-8)
+    assert ref.misses == 6 and ref.hits == 0

@@ -128,3 +128,21 @@ def test_readme_demo(tmp_path, cli):
     sa = {r["structure"].split(",")[0].split(" ")[0]: r["sigma_meV_atom"] for r in res["self_aware"]}
     assert sa["bcc"] > 4 * sa["fcc"] and sa["liquid-like"] > 8 * sa["fcc"], sa
     assert len([h for h in res["active_learning"] if not h.get("final")]) >= 1
+
+
+def test_diamond_lattice_protocols():
+    """The database protocols on a diamond lattice (EMT carbon, for the code path only): (100) and
+    (111) slabs, vacancies in them, 64-atom cubic cells; the fcc/bcc slip-system generators are
+    refused by name instead of failing inside."""
+    from ase.calculators.emt import EMT
+
+    from soapgap.database import _cubic, build_database, surface, vacancy_surface
+
+    assert len(_cubic("C", 3.57, "diamond")) == 64
+    frames = surface(EMT(), "C", a0=3.57, n=2, lattice="diamond") + \
+        vacancy_surface(EMT(), "C", a0=3.57, n=2, lattice="diamond")
+    assert [f.info["config_type"] for f in frames] == ["surface"] * 2 + ["vacancy_surface"] * 2
+    assert all(np.isfinite(f.info["energy"]) and f.pbc.all() for f in frames)
+    assert abs(frames[0].cell[1, 0]) > 1.0 and abs(frames[1].cell[1, 0]) < 1e-12  # (111): hexagonal; (100): square
+    with pytest.raises(ValueError, match="not available for diamond"):
+        build_database("C", EMT(), lattice="diamond", extra=("gamma_surface",))
