@@ -49,6 +49,7 @@ def main():
     os.makedirs(a.workdir, exist_ok=True)
     ref = reference_calculator("tblite:GFN1-xTB", cache=os.path.join(a.workdir, "cache"))
     rng = np.random.default_rng(0)
+    ref.expect(22)  # the initial database and the test set: progress with an ETA
     train = ([_label(c, ref, "rattled") for c in cells(rng, 12, (0.05, 0.15))]
              + [_label(c, ref, "strained") for c in cells(rng, 4, (0.0, 0.01), strain=0.02)])
     test = [_label(c, ref, "rattled") for c in cells(np.random.default_rng(1), 6, (0.05, 0.15))]

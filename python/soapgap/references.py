@@ -20,7 +20,9 @@ naming the structure; callers log and skip that frame. Nothing is cached for a f
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import time
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -127,10 +129,25 @@ class CachedReference(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, inner, spec, directory):
+    def __init__(self, inner, spec, directory, log=None):
         super().__init__()
         self.inner, self.spec, self.directory = inner, spec, directory
         self.hits = self.misses = 0
+        self.seconds = 0.0       # spent computing (misses)
+        self.expected = None     # structures still to come, for the ETA (expect())
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def expect(self, n):
+        """Announce n more structures: progress lines then carry a count and an ETA."""
+        self.expected = (self.hits + self.misses) + n
+
+    def _progress(self, formula, seconds):
+        done = self.hits + self.misses
+        line = f"reference {self.spec}: {formula} {seconds:.1f} s ({self.misses} computed, {self.hits} cached"
+        if self.expected and done <= self.expected:
+            eta = (self.expected - done) * self.seconds / max(self.misses, 1)
+            line += f"; {done}/{self.expected}, ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+        self.log(line + ")")
 
     def _path(self, key):
         return os.path.join(self.directory, key[:2], key + ".json")
@@ -144,8 +161,13 @@ class CachedReference(Calculator):
                 stored = json.load(fh)
             self.hits += 1
         else:
+            t0 = time.perf_counter()
             stored = self._compute()
+            dt = time.perf_counter() - t0
             self.misses += 1
+            self.seconds += dt
+            if dt > 1.0 or self.expected:  # quick references (EMT-like) stay quiet
+                self._progress(self.atoms.get_chemical_formula(), dt)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             with os.fdopen(fd, "w") as fh:  # whole or not at all: a kill never leaves half a result
@@ -171,5 +193,5 @@ class CachedReference(Calculator):
         return {"energy": e, "forces": f, "stress": s, "spec": self.spec}
 
 
-def cached(calc, spec, directory):
-    return CachedReference(calc, spec, directory)
+def cached(calc, spec, directory, log=None):
+    return CachedReference(calc, spec, directory, log)
