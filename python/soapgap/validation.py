@@ -127,7 +127,8 @@ def equation_of_state(model_calc, reference_calc, element, lattice='fcc', a0=Non
     """a0 (Å), bulk modulus (GPa) and E(V) per atom from a Birch-Murnaghan fit."""
     def run(calc):
         a, _, b, v, e = _eos(calc, element, lattice, _own_a0(calc, element, lattice, a0))
-        return a, b / units.GPa, np.array(v), np.array(e)   # primitive cell: 1 atom
+        n = len(bulk(element, lattice, a=a))          # atoms per primitive cell (diamond: 2)
+        return a, b / units.GPa, np.array(v) / n, np.array(e) / n
     m, r = _both(model_calc, reference_calc, run)
     return {'values': {'a0': _cmp(m[0], r[0], 'Å'), 'B': _cmp(m[1], r[1], 'GPa')},
             'data': {k: {'volume_per_atom': x[2], 'energy_per_atom': x[3]}
