@@ -9,6 +9,7 @@
 // Layout (DScribe's): G2 [channel][function], then per species pair its G4 and then its G5 functions.
 #pragma once
 #include "soapgap/centred_descriptor.hpp"
+#include "soapgap/cutoff.hpp"
 
 namespace soapgap {
 
@@ -28,7 +29,8 @@ class Behler final : public CentredDescriptor {
   std::vector<Angular> g4_, g5_;
   int dim_;
   void evaluate(const CentredEnvironment& env, double* x, RowMatrixXd* dx) const override;
-  void add_angular(const CentredEnvironment& env, const std::vector<Angular>& fs, bool with_jk, int offset,
+  void add_angular(const CentredEnvironment& env, const std::vector<CutoffValue>& fcs,
+                   const std::vector<Angular>& fs, bool with_jk, int offset,
                    int pair_stride, double* x, RowMatrixXd* dx) const;
 };
 

@@ -49,10 +49,10 @@ void AngularDnl::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd*
   std::vector<double> c(N), dc(N);
   for (int j = 0; j < n; ++j) {
     const CutoffValue fc = cosine_cutoff(env.r[j], cutoff(), width());
-    radial_.radial(env.r[j], c.data(), dc.data());
+    radial_.radial(env.r[j], c.data(), dx ? dc.data() : nullptr);
     for (int k = 0; k < N; ++k) {
       g(j, k) = c[k] * fc.f;
-      dg(j, k) = dc[k] * fc.f + c[k] * fc.df;
+      if (dx) dg(j, k) = dc[k] * fc.f + c[k] * fc.df;
     }
   }
   std::vector<double> T(L + 1), dT(L + 1);

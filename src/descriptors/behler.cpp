@@ -123,8 +123,11 @@ std::string Behler::to_string() const {
 
 void Behler::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd* dx) const {
   const int n2 = static_cast<int>(g2_eta_.size());
+  // each neighbour's cutoff once: the angular sums reuse it for every pair it enters
+  std::vector<CutoffValue> fcs(env.size());
+  for (int j = 0; j < env.size(); ++j) fcs[j] = cosine_cutoff(env.r[j], cutoff(), width());
   for (int j = 0; j < env.size(); ++j) {
-    const CutoffValue fc = cosine_cutoff(env.r[j], cutoff(), width());
+    const CutoffValue& fc = fcs[j];
     const Eigen::Vector3d u = env.rij[j] / env.r[j];
     for (int k = 0; k < n2; ++k) {
       const double d = env.r[j] - g2_rs_[k], g = std::exp(-g2_eta_[k] * d * d);
@@ -135,18 +138,19 @@ void Behler::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd* dx)
   }
   // DScribe's layout: per species pair, its G4 functions then its G5 functions
   const int a0 = n_channels() * n2, stride = static_cast<int>(g4_.size() + g5_.size());
-  add_angular(env, g4_, true, a0, stride, x, dx);
-  add_angular(env, g5_, false, a0 + static_cast<int>(g4_.size()), stride, x, dx);
+  add_angular(env, fcs, g4_, true, a0, stride, x, dx);
+  add_angular(env, fcs, g5_, false, a0 + static_cast<int>(g4_.size()), stride, x, dx);
 }
 
 // Σ over unordered neighbour pairs j < k of 2^{1-ζ} (1 + λ cos θ)^ζ E F, with E the Gaussian and F
 // the product of cutoffs (with or without the r_jk terms), differentiated by the product rule.
-void Behler::add_angular(const CentredEnvironment& env, const std::vector<Angular>& fs, bool with_jk, int offset,
+void Behler::add_angular(const CentredEnvironment& env, const std::vector<CutoffValue>& fcs,
+                         const std::vector<Angular>& fs, bool with_jk, int offset,
                          int pair_stride, double* x, RowMatrixXd* dx) const {
   if (fs.empty()) return;
   const int nf = static_cast<int>(fs.size());
   for (int j = 0; j < env.size(); ++j) {
-    const CutoffValue fj = cosine_cutoff(env.r[j], cutoff(), width());
+    const CutoffValue& fj = fcs[j];
     const Eigen::Vector3d uj = env.rij[j] / env.r[j];
     for (int k = j + 1; k < env.size(); ++k) {
       const Eigen::Vector3d rjk = env.rij[k] - env.rij[j];
@@ -156,7 +160,7 @@ void Behler::add_angular(const CentredEnvironment& env, const std::vector<Angula
         if (djk >= cutoff()) continue;
         fjk = cosine_cutoff(djk, cutoff(), width());
       }
-      const CutoffValue fk = cosine_cutoff(env.r[k], cutoff(), width());
+      const CutoffValue& fk = fcs[k];
       const Eigen::Vector3d uk = env.rij[k] / env.r[k];
       const double cos = uj.dot(uk);
       const double F = fj.f * fk.f * fjk.f;

@@ -75,12 +75,12 @@ void Bispectrum::evaluate(const CentredEnvironment& env, double* x, RowMatrixXd*
   const int N = n_max_, L = l_max_, nlm = (L + 1) * (L + 1), K = n_channels() * N, n = env.size();
   const size_t nc = static_cast<size_t>(L + 1) * N;
   // density coefficients a[k][lm] in the real harmonics; each neighbour's terms kept for the gradient
-  std::vector<double> c(n * nc), dc(n * nc), Y(static_cast<size_t>(n) * nlm), dY(dx ? 3 * static_cast<size_t>(n) * nlm : 0);
+  std::vector<double> c(n * nc), dc(dx ? n * nc : 0), Y(static_cast<size_t>(n) * nlm), dY(dx ? 3 * static_cast<size_t>(n) * nlm : 0);
   std::vector<CutoffValue> fc(n);
   RowMatrixXd a = RowMatrixXd::Zero(K, nlm);
   for (int j = 0; j < n; ++j) {
     fc[j] = cosine_cutoff(env.r[j], cutoff(), width());
-    radial_.radial(env.r[j], &c[j * nc], &dc[j * nc]);
+    radial_.radial(env.r[j], &c[j * nc], dx ? &dc[j * nc] : nullptr);  // dc/dr only for gradients
     sph_.compute(env.rij[j].data(), &Y[static_cast<size_t>(j) * nlm], dx ? &dY[3 * static_cast<size_t>(j) * nlm] : nullptr);
     for (int nn = 0; nn < N; ++nn)
       for (int l = 0; l <= L; ++l) {
