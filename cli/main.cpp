@@ -26,9 +26,10 @@ const char* kUsage =
     "  eval         predict energies, forces, virials (and predicted errors) and report errors\n"
     "  descriptor   write descriptors (and gradients) of an extended-XYZ file to .npy\n"
     "  kernel       structure kernel or distance matrix (average, best-match, REMatch) to .npy\n"
-    "  build-database, refine, validate, demo, map, learn, reconstruct\n"
+    "  build-database, refine, validate, study, demo, map, learn, reconstruct\n"
     "               Python workflows (reference database, active learning, validation report, the\n"
-    "               end-to-end demo, 2D maps, property learning, environment reconstruction): run by\n"
+    "               staged database study, the end-to-end demo, 2D maps, property learning,\n"
+    "               environment reconstruction): run by\n"
     "               the soapgap Python package\n\n"
     "`soapgap <command> --help` describes each command.\n";
 }
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return soapgap::cli::cmd_eval(argc, argv);
     if (cmd == "descriptor") return soapgap::cli::cmd_descriptor(argc, argv);
     if (cmd == "kernel") return soapgap::cli::cmd_kernel(argc, argv);
-    if (cmd == "build-database" || cmd == "refine" || cmd == "validate" || cmd == "demo" ||
+    if (cmd == "build-database" || cmd == "refine" || cmd == "validate" || cmd == "study" || cmd == "demo" ||
         cmd == "map" || cmd == "learn" || cmd == "reconstruct") return run_python(argc, argv);
     std::cerr << "soapgap: unknown command '" << cmd << "'\n\n" << kUsage;
     return 2;

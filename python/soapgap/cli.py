@@ -3,6 +3,8 @@
     soapgap build-database --element Cu --reference emt --output db.xyz
     soapgap refine --database db.xyz --reference emt --workdir al_run --iterations 2
     soapgap validate --model model.json --reference emt --element Cu --held-out test.xyz --out report/
+    soapgap build-database --element W --reference snap:W --stages all --output w_stages.xyz
+    soapgap study --element W --reference snap:W --workdir w_study
     soapgap map --input db.xyz --kind rematch --colour config_type --output map/
     soapgap learn --input qm7.xyz --property hof_pbe0_kcal_mol --kind average --learning-curve 100,1000 --output learn/
     soapgap demo
@@ -33,7 +35,7 @@ def reference_calculator(spec, cache=None):
 
 
 REFERENCE_HELP = ("emt | tblite:GFN1-xTB[,accuracy=..] | gpaw:mode=pw,ecut=400,kpts=4x4x4[,xc=PBE] | "
-                  "lammps:pair_style=..;pair_coeff=..;elements=.. | package.module:factory (default emt)")
+                  "lammps:pair_style=..;pair_coeff=..;elements=.. | snap:W | snap:W-He | package.module:factory (default emt)")
 
 
 def _default_cache():
@@ -55,7 +57,16 @@ def cmd_build_database(a):
     if os.path.exists(a.output) and not a.overwrite:
         raise SystemExit(f"{a.output}: file exists; refusing to overwrite (use --overwrite)")
     ref = reference_calculator(a.reference, a.reference_cache)
-    frames = build_database(a.element, ref, seed=a.seed, size=a.size, lattice=a.lattice)
+    if a.stages:
+        from .stages import STAGES, build_stages
+
+        stages = tuple(STAGES) if a.stages == "all" else tuple(s.strip() for s in a.stages.split(","))
+        try:
+            frames = build_stages(a.element, ref, scale=a.scale, seed=a.seed, stages=stages)
+        except ValueError as e:
+            raise SystemExit(f"build-database: {e}") from None
+    else:
+        frames = build_database(a.element, ref, seed=a.seed, size=a.size, lattice=a.lattice)
     write_extxyz(a.output, frames)
     print(f"{len(frames)} frames ({sum(map(len, frames))} atoms) -> {a.output}")
 
@@ -94,6 +105,22 @@ def cmd_validate(a):
     print(f"report: {path}")
 
 
+def cmd_study(a):
+    from .study import run_study
+    from .stages import STAGES
+
+    stages = tuple(STAGES) if a.stages == "all" else tuple(s.strip() for s in a.stages.split(","))
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"study: unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    if a.scale <= 0:
+        raise SystemExit(f"study: --scale must be > 0, got {a.scale}")
+    ref = reference_calculator(a.reference, a.reference_cache)
+    run_study(ref, a.workdir, element=a.element, scale=a.scale, n_sparse=a.n_sparse, gap=a.gap,
+              sigma=_floats(a.default_sigma, 3), stages=stages, quick=a.quick, seed=a.seed)
+    print(f"table: {os.path.join(a.workdir, 'study.md')}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="soapgap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -107,6 +134,9 @@ def main(argv=None):
                        help="directory of cached reference results (content-addressed; 'none' to disable)")
     b.add_argument("--size", choices=["small", "medium", "large"], default="small",
                    help="small, medium (about 4x), large (EMT Cu: ~157,000 environments)")
+    b.add_argument("--stages", help="the staged databases of the tungsten study (bcc; docs/tungsten.md): "
+                                    "'all' or a comma list of GAP1..GAP6; frames carry info['stage']")
+    b.add_argument("--scale", type=float, default=1.0, help="with --stages: multiplies the study's frame counts")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--output", required=True)
     b.add_argument("--overwrite", action="store_true")
@@ -147,6 +177,22 @@ def main(argv=None):
     v.add_argument("--out", default="validation_report")
     v.add_argument("--quick", action="store_true", help="smaller cells (tests)")
     v.set_defaults(fn=cmd_validate)
+
+    st = sub.add_parser("study", help="the tungsten database-building study: six staged databases, a fit and a "
+                                      "validation per stage, the table (docs/tungsten.md)")
+    st.add_argument("--element", default="W")
+    st.add_argument("--reference", default="snap:W", help=REFERENCE_HELP.replace("default emt", "default snap:W"))
+    st.add_argument("--reference-cache", default=_default_cache(),
+                    help="directory of cached reference results (content-addressed; 'none' to disable)")
+    st.add_argument("--workdir", required=True, help="database, per-stage models and validations, study.md; resumable")
+    st.add_argument("--scale", type=float, default=1.0, help="multiplies the study's frame counts (1: the study's sizes)")
+    st.add_argument("--stages", default="all", help="'all' or a comma list of GAP1..GAP6 to fit and validate")
+    st.add_argument("--n-sparse", type=int, default=3000, help="SOAP sparse points (CUR)")
+    st.add_argument("--gap", default=None, help="replace the default GAP terms (docs/tungsten.md)")
+    st.add_argument("--default-sigma", default="0.001 0.04 0.02")
+    st.add_argument("--quick", action="store_true", help="small validation cells (tests)")
+    st.add_argument("--seed", type=int, default=0)
+    st.set_defaults(fn=cmd_study)
 
     from .cli_similarity import add_parsers as add_similarity_parsers
 

@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt     # noqa: E402
 import numpy as np                  # noqa: E402
 
 SECTIONS = ('equation_of_state', 'elastic_constants', 'vacancy', 'vacancy_migration', 'surfaces',
-            'stacking_fault', 'phonons', 'cost', 'uncertainty')
+            'stacking_fault', 'phonons', 'dislocation_core', 'dislocation_vacancy', 'peierls_barrier', 'cost',
+            'uncertainty')
 STYLE = {'reference': dict(color='k', ls='-', label='reference'),
          'model': dict(color='tab:red', ls='--', label='model')}
 
