@@ -12,7 +12,8 @@ reference calculator.
                                  from MD at 300-2000 K
           + gamma_surface        6000 x 12-atom (110) and (112) generalised stacking faults: the
                                  cell vector across the plane tilted by u a1 + v a2 on a grid
-                                 of in-plane shifts, small thermal rattle
+                                 of in-plane shifts, the fault opened along its normal until no
+                                 two atoms are closer than 0.75 a0, small thermal rattle
     GAP5  + vacancy_gamma_surface 750 x 47-atom cells: 2x2 gamma-surface cells with a vacancy in
                                  one of the two planes next to the fault
     GAP6  + dislocation          100 x 144-atom periodic 1/2<111> screw quadrupoles (matscipy;
@@ -42,6 +43,10 @@ except ImportError:                         # older ASE
 # cubic plane normal -> the same plane in Miller indices of ASE's bcc primitive cell,
 # a_i = a/2 (-1,1,1), (1,-1,1), (1,1,-1): h_i = a_i . n / (a/2) (then one atom per layer)
 BCC_PLANES = {'100': (-1, 1, 1), '110': (0, 0, 1), '111': (1, 1, 1), '112': (1, 1, 0)}
+
+# gamma-surface cells open along the normal until atoms are at least this far apart (× a0; the
+# nearest-neighbour distance is 0.866 a0): 0.75 a0 = 2.4 Å for W
+OPEN_TO = 0.75
 
 # (config_type, study count) per stage, in order
 STAGES = {
@@ -123,23 +128,39 @@ def _shifts(n):
     return grid[:n]
 
 
-def gamma_cell(element, a0, plane, shift, layers=12, repeat=(1, 1)):
+def gamma_cell(element, a0, plane, shift, layers=12, repeat=(1, 1), min_distance=None):
     """Generalised stacking fault: the cell vector across the plane tilted by u a1 + v a2, so the
-    crystal meets its periodic image shifted; one fault per cell, no vacuum."""
+    crystal meets its periodic image shifted; one fault per cell, no vacuum. With `min_distance`
+    (Å) the fault opens along its normal, in 0.05 Å steps, until no two atoms are closer: a rigid
+    on-top shift of close-spaced planes ((112): 1.3 Å apart) otherwise puts atoms inside the
+    repulsive core, hundreds of eV/Å that no relaxed structure ever sees."""
     atoms = plane_cell(element, a0, plane, layers)
     cell = atoms.cell[:].copy()
     cell[2] += shift[0] * cell[0] + shift[1] * cell[1]
-    atoms.set_cell(cell, scale_atoms=False)
-    atoms = atoms.repeat((*repeat, 1))
-    atoms.wrap()
-    return atoms
+    normal = np.cross(cell[0], cell[1])
+    normal /= np.linalg.norm(normal)
+    for _ in range(200):
+        trial = atoms.copy()
+        trial.set_cell(cell, scale_atoms=False)
+        trial = trial.repeat((*repeat, 1))
+        trial.wrap()
+        if min_distance is None or _min_distance(trial) >= min_distance:
+            return trial
+        cell[2] += 0.05 * normal
+    raise RuntimeError(f"gamma_cell: could not open the {plane} fault to {min_distance} Å")
+
+
+def _min_distance(atoms):
+    from ase.neighborlist import neighbor_list
+    d = neighbor_list('d', atoms, 3.0)
+    return d.min() if len(d) else np.inf
 
 
 def _gamma_surface(calc, element, a0, n, rng):
     frames = []
     for plane, count in zip(('110', '112'), (n - n // 2, n // 2)):
         for shift in _shifts(count):
-            atoms = gamma_cell(element, a0, plane, shift)
+            atoms = gamma_cell(element, a0, plane, shift, min_distance=OPEN_TO * a0)
             _rattle(atoms, rng.uniform(0.0, 0.1), rng)
             _keep(frames, atoms, calc, 'gamma_surface')
             frames[-1].info.update(plane=f'({plane})', gsf_shift=list(shift))
@@ -153,7 +174,7 @@ def _vacancy_gamma_surface(calc, element, a0, n, rng):
     for i in range(n):
         plane = ('110', '112')[i % 2]
         shift = tuple(rng.integers(0, 8, 2) / 8)
-        atoms = gamma_cell(element, a0, plane, shift, repeat=(2, 2))
+        atoms = gamma_cell(element, a0, plane, shift, repeat=(2, 2), min_distance=OPEN_TO * a0)
         z = atoms.get_scaled_positions()[:, 2].round(6)
         layer = np.unique(z)[0 if rng.random() < 0.5 else -1]
         del atoms[int(rng.choice(np.flatnonzero(z == layer)))]

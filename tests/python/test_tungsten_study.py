@@ -89,6 +89,12 @@ def test_staged_database_counts_and_labels(snap):
     assert sizes["dislocation"] == {144}
     for f in frames:
         assert np.isfinite(f.info["energy"]) and f.arrays["forces"].shape == (len(f), 3)
+    # gamma-surface faults are opened: no atom inside the repulsive core, no runaway forces
+    from soapgap.stages import OPEN_TO, _min_distance
+    for f in frames:
+        if "gamma_surface" in f.info["config_type"]:
+            assert _min_distance(f) > OPEN_TO * 3.18 - 0.3, f.info    # minus the thermal rattle
+            assert np.abs(f.arrays["forces"]).max() < 30, f.info
     counts = [len(stage_subset(frames, s)) for s in STAGES]
     assert counts == sorted(counts) and counts[-1] == len(frames)
     # the MD frames are thermal: their energy per atom is above the perfect crystal's
