@@ -187,7 +187,7 @@ def main(argv=None):
     st.add_argument("--workdir", required=True, help="database, per-stage models and validations, study.md; resumable")
     st.add_argument("--scale", type=float, default=1.0, help="multiplies the study's frame counts (1: the study's sizes)")
     st.add_argument("--stages", default="all", help="'all' or a comma list of GAP1..GAP6 to fit and validate")
-    st.add_argument("--n-sparse", type=int, default=3000, help="SOAP sparse points (CUR)")
+    st.add_argument("--n-sparse", type=int, default=2000, help="SOAP sparse points (CUR)")
     st.add_argument("--gap", default=None, help="replace the default GAP terms (docs/tungsten.md)")
     st.add_argument("--default-sigma", default="0.001 0.04 0.02")
     st.add_argument("--quick", action="store_true", help="small validation cells (tests)")

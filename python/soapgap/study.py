@@ -66,7 +66,7 @@ def _json(path, obj=None):
     return obj
 
 
-def run_study(reference, workdir, element='W', scale=1.0, n_sparse=3000, gap=None, sigma=DEFAULT_SIGMA,
+def run_study(reference, workdir, element="W", scale=1.0, n_sparse=2000, gap=None, sigma=DEFAULT_SIGMA,
               stages=tuple(STAGES), quick=False, seed=0, log=None):
     """Build, fit and validate every stage; returns the summary dict (also workdir/summary.json)
     and writes workdir/study.md. `reference` is an ASE calculator (e.g. references.reference_calculator

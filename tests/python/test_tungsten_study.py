@@ -106,3 +106,65 @@ def test_staged_database_counts_and_labels(snap):
         build_stages("W", snap, stages=("GAP7",))
     with pytest.raises(ValueError, match="no info\\['stage'\\]"):
         stage_subset([bulk("W")], "GAP1")
+
+
+def test_screw_core_of_snap_w(snap):
+    """The relaxed easy core of SNAP W: a whole Burgers vector in the Nye tensor, the three core
+    columns alike (threefold symmetry), and zero difference when model and reference coincide."""
+    from soapgap.validation_dislocation import core_structure
+
+    res = core_structure(snap, snap, "W", radius="quick")
+    assert res["values"]["Nye tensor RMS error"]["error"] == 0.0
+    m = res["data"]["model"]
+    assert 0.9 < m["burgers"] < 1.05, m["burgers"]
+    inner = np.array(m["alpha"])[:3, 2, 2]
+    assert 0.08 < inner.min() and np.ptp(inner) < 1e-3, inner
+    assert m["converged"]
+
+
+SMALL_GAP = ("soap n_max=6 l_max=4 atom_sigma=0.5 cutoff=5.0 cutoff_transition_width=1.0 delta=1.0 zeta=4 "
+             "n_sparse=200 sparse_method=cur_points : distance_2b cutoff=5.0 delta=1.0 theta_uniform=0.5 "
+             "n_sparse=15 sparse_method=uniform covariance_type=ard_se")
+
+
+def test_reduced_study_table_and_trends(tmp_path):
+    """The whole study at 5 % of the frames with a small SOAP and the quick validation cells:
+    the table in the study's layout with the reference's own values, the figures, errors that
+    fall when a stage adds the configurations a property needs, and a resumed run that refits
+    nothing."""
+    from soapgap.study import COLUMNS, run_study
+
+    ref = reference_calculator("snap:W", str(tmp_path / "cache"))
+    work = str(tmp_path / "w")
+    logs = []
+    s = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append)
+    table = open(os.path.join(work, "study.md")).read()
+    for heading, *_ in COLUMNS:
+        assert heading in table
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| GAP") or line.startswith("| ref")]
+    assert rows == list(STAGES) + ["reference"]
+    for png in ("phonons.png", "peierls.png", "core_dd_map.png"):
+        assert os.path.getsize(os.path.join(work, png)) > 10_000
+
+    def v(stage, section, row, field="error"):
+        return s["stages"][stage]["validation"][section]["values"][row][field]
+    envs = [s["stages"][st]["fit"]["environments"] for st in STAGES]
+    assert envs == sorted(envs) and envs[-1] > 7000
+    # each stage fixes what it adds
+    assert v("GAP2", "phonons", "phonon RMS error") < 0.5 * v("GAP1", "phonons", "phonon RMS error")
+    assert min(abs(v(st, "vacancy", "E_vac")) for st in ("GAP3", "GAP4", "GAP5")) < 0.2 * abs(v("GAP1", "vacancy", "E_vac"))
+    assert v("GAP4", "surfaces", "surface RMS error") < 0.5 * v("GAP3", "surfaces", "surface RMS error")
+    peierls = [v(st, "peierls_barrier", "Peierls barrier", "model") for st in STAGES]
+    ref_barrier = v("GAP6", "peierls_barrier", "Peierls barrier", "reference")
+    assert abs(peierls[-1] - ref_barrier) < abs(peierls[0] - ref_barrier)
+    # the reference's own values (SNAP W, quick cells)
+    assert 0.06 < ref_barrier < 0.1
+    assert -1.1 < v("GAP6", "dislocation_vacancy", "binding energy", "reference") < -0.8
+    assert v("GAP6", "cost", "cost one core", "reference") > 0.05      # SNAP itself, not the disk cache
+    assert v("GAP6", "dislocation_core", "Nye tensor RMS error") < 0.01
+    # resumed: everything is read back, nothing refitted or revalidated
+    logs.clear()
+    again = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append)
+    assert not any("fitting" in line or "validating" in line for line in logs), logs
+    assert again["stages"]["GAP6"]["validation"] == s["stages"]["GAP6"]["validation"]
+    assert open(os.path.join(work, "study.md")).read() == table
