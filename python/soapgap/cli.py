@@ -116,8 +116,9 @@ def cmd_study(a):
     if a.scale <= 0:
         raise SystemExit(f"study: --scale must be > 0, got {a.scale}")
     ref = reference_calculator(a.reference, a.reference_cache)
+    he = None if a.helium_reference == "none" else reference_calculator(a.helium_reference, a.reference_cache)
     run_study(ref, a.workdir, element=a.element, scale=a.scale, n_sparse=a.n_sparse, gap=a.gap,
-              sigma=_floats(a.default_sigma, 3), stages=stages, quick=a.quick, seed=a.seed)
+              sigma=_floats(a.default_sigma, 3), stages=stages, quick=a.quick, seed=a.seed, helium=he)
     print(f"table: {os.path.join(a.workdir, 'study.md')}")
 
 
@@ -190,6 +191,9 @@ def main(argv=None):
     st.add_argument("--n-sparse", type=int, default=2000, help="SOAP sparse points (CUR)")
     st.add_argument("--gap", default=None, help="replace the default GAP terms (docs/tungsten.md)")
     st.add_argument("--default-sigma", default="0.001 0.04 0.02")
+    st.add_argument("--helium-reference", default="none",
+                    help="W–He reference (e.g. snap:W-He): fit W–He terms on top of the last model, 2b and "
+                         "2b+SOAP, and compare He sites, He–vacancy binding and path; 'none' skips")
     st.add_argument("--quick", action="store_true", help="small validation cells (tests)")
     st.add_argument("--seed", type=int, default=0)
     st.set_defaults(fn=cmd_study)

@@ -67,11 +67,12 @@ def _json(path, obj=None):
 
 
 def run_study(reference, workdir, element="W", scale=1.0, n_sparse=2000, gap=None, sigma=DEFAULT_SIGMA,
-              stages=tuple(STAGES), quick=False, seed=0, log=None):
+              stages=tuple(STAGES), quick=False, seed=0, log=None, helium=None):
     """Build, fit and validate every stage; returns the summary dict (also workdir/summary.json)
     and writes workdir/study.md. `reference` is an ASE calculator (e.g. references.reference_calculator
     ('snap:W', cache)); `scale` multiplies the study's frame counts; `quick` uses the validation's
-    small cells (tests)."""
+    small cells (tests). With `helium` (a W–He reference calculator, e.g. 'snap:W-He'), W–He terms
+    are fitted on top of the last stage's model and compared (soapgap.helium)."""
     from ase.io import read
 
     from ._atomic import write_extxyz
@@ -113,9 +114,58 @@ def run_study(reference, workdir, element="W", scale=1.0, n_sparse=2000, gap=Non
             val = _json(val_path, validate(pot.calculator(), reference, element, lattice='bcc', quick=quick,
                                            properties=PROPERTIES, log=lambda m: log(f"{stage}: {m}")))
         summary['stages'][stage] = {'fit': fit, 'validation': val}
+    if helium is not None:
+        summary['helium'] = _helium(helium, workdir, os.path.join(workdir, stages[-1], 'model.json'),
+                                    scale, 2 if quick else 3, seed, log)
     _json(os.path.join(workdir, 'summary.json'), summary)
     write_study_report(summary, workdir)
     return summary
+
+
+def _helium(reference, workdir, w_model, scale, size, seed, log):
+    """He in W on top of the W model: database, the 2b and 2b+SOAP fits, the comparison
+    (workdir/He/; resumable like the stages)."""
+    from ase.io import read
+
+    from ._atomic import write_extxyz
+    from .helium import MODELS, compare, fit_he_models, he_database
+    from .potential import Potential
+
+    hdir = os.path.join(workdir, 'He')
+    os.makedirs(hdir, exist_ok=True)
+    out = os.path.join(hdir, 'comparison.json')
+    if os.path.exists(out):
+        return _json(out)
+    from .database import equilibrium_lattice_constant
+    a0 = equilibrium_lattice_constant('W', reference, lattice='bcc')
+    db = os.path.join(hdir, 'database.xyz')
+    if os.path.exists(db):
+        frames = read(db, ':')
+    else:
+        t = time.perf_counter()
+        frames = he_database(reference, a0, n=max(12, int(round(600 * scale))), rng=seed)
+        write_extxyz(db, frames)
+        log(f"He: {len(frames)} frames ({sum(map(len, frames))} atoms) {time.perf_counter() - t:.0f} s")
+    paths = {name: os.path.join(hdir, name.replace('+', '_') + '.json') for name in MODELS}
+    if all(os.path.exists(p) for p in paths.values()):
+        models = {name: Potential.load(p) for name, p in paths.items()}
+    else:
+        t = time.perf_counter()
+        models = fit_he_models(frames, w_model)
+        for name, pot in models.items():
+            pot.save(paths[name], overwrite=True)
+        log(f"He: fitted {', '.join(models)} on top of {w_model} in {time.perf_counter() - t:.0f} s")
+    rows = compare(models, reference, a0, size=size)
+    return _json(out, {'frames': len(frames), 'size': size, 'rows': {k: {q: (list(map(float, x)) if hasattr(x, '__len__') else float(x))
+                                                                         for q, x in r.items()} for k, r in rows.items()}})
+
+
+def helium_table(he):
+    cols = ('E_f tetrahedral', 'E_f octahedral', 'He-vacancy binding', 'path RMS error')
+    lines = ['| He in W (eV) | ' + ' | '.join(cols) + ' |', '|' + '---|' * (len(cols) + 1)]
+    for name, r in he['rows'].items():
+        lines.append(f'| {name} | ' + ' | '.join(_fmt(r.get(c)) for c in cols) + ' |')
+    return lines
 
 
 def _value(val, section, name, field='error'):
@@ -168,6 +218,11 @@ def write_study_report(summary, workdir):
              'Errors are model − reference; cost on one core; binding energy and Peierls barrier are '
              'the values themselves (reference row: the reference\'s own).', '']
     lines += study_table(summary)
+    if summary.get('helium'):
+        he = summary['helium']
+        lines += ['', f"He in W on top of the last model ({he['frames']} W–He frames; {he['size']}³ cubic cells, "
+                  'relaxed; binding > 0: bound; path: He in the vacancy, then one tetrahedral site per shell, '
+                  'unrelaxed lattice):', ''] + helium_table(he)
     figures = study_figures(summary, workdir)
     if figures:
         lines += ['', '## Figures', ''] + [f'![{cap}]({png})\n' for cap, png in figures]
@@ -210,6 +265,15 @@ def study_figures(summary, workdir):
         ax.legend(fontsize=7)
         fig.tight_layout()
         out.append(('Peierls barrier of screw glide', _save(fig, workdir, 'peierls.png')))
+    if summary.get('helium'):
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        for name, r in summary['helium']['rows'].items():
+            ax.plot(r['path_d'], r['path_energy'], 'k-o' if name == 'reference' else '--s', label=name)
+        ax.set_xlabel('He–vacancy distance (Å)')
+        ax.set_ylabel('energy (eV)')
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out.append(('He–vacancy interaction along the path', _save(fig, workdir, 'he_vacancy.png')))
     core = {s: v['validation'].get('dislocation_core', {}).get('data') for s, v in stages.items()}
     core = {s: d for s, d in core.items() if d and d.get('reference')}
     if core:

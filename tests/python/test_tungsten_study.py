@@ -137,13 +137,15 @@ def test_reduced_study_table_and_trends(tmp_path):
     ref = reference_calculator("snap:W", str(tmp_path / "cache"))
     work = str(tmp_path / "w")
     logs = []
-    s = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append)
+    he_ref = reference_calculator("snap:W-He", str(tmp_path / "cache"))
+    s = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append, helium=he_ref)
     table = open(os.path.join(work, "study.md")).read()
     for heading, *_ in COLUMNS:
         assert heading in table
-    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| GAP") or line.startswith("| ref")]
+    study_part = table.split("He in W")[0]
+    rows = [line.split("|")[1].strip() for line in study_part.splitlines() if line.startswith(("| GAP", "| ref"))]
     assert rows == list(STAGES) + ["reference"]
-    for png in ("phonons.png", "peierls.png", "core_dd_map.png"):
+    for png in ("phonons.png", "peierls.png", "core_dd_map.png", "he_vacancy.png"):
         assert os.path.getsize(os.path.join(work, png)) > 10_000
 
     def v(stage, section, row, field="error"):
@@ -162,9 +164,23 @@ def test_reduced_study_table_and_trends(tmp_path):
     assert -1.1 < v("GAP6", "dislocation_vacancy", "binding energy", "reference") < -0.8
     assert v("GAP6", "cost", "cost one core", "reference") > 0.05      # SNAP itself, not the disk cache
     assert v("GAP6", "dislocation_core", "Nye tensor RMS error") < 0.01
+    # He in W on top of GAP6: both models near the reference, pure-W predictions untouched
+    he = s["helium"]["rows"]
+    assert "| 2b+SOAP |" in table
+    assert 5 < he["reference"]["E_f tetrahedral"] < he["reference"]["E_f octahedral"] < 8
+    for name in ("2b", "2b+SOAP"):
+        for key in ("E_f tetrahedral", "E_f octahedral", "He-vacancy binding"):
+            assert abs(he[name][key] - he["reference"][key]) < 0.5, (name, key, he[name][key], he["reference"][key])
+        assert he[name]["path RMS error"] < 0.5
+    from soapgap.potential import Potential
+    w = bulk("W", "bcc", a=3.18, cubic=True).repeat(2)
+    w.rattle(0.05, seed=3)
+    on_top = Potential.load(os.path.join(work, "He", "2b_SOAP.json")).predict(w)
+    alone = Potential.load(os.path.join(work, "GAP6", "model.json")).predict(w)
+    assert on_top["energy"] == alone["energy"] and np.array_equal(on_top["forces"], alone["forces"])
     # resumed: everything is read back, nothing refitted or revalidated
     logs.clear()
-    again = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append)
-    assert not any("fitting" in line or "validating" in line for line in logs), logs
+    again = run_study(ref, work, scale=0.05, gap=SMALL_GAP, quick=True, log=logs.append, helium=he_ref)
+    assert not any(w in line for line in logs for w in ("fitting", "validating", "He:")), logs
     assert again["stages"]["GAP6"]["validation"] == s["stages"]["GAP6"]["validation"]
     assert open(os.path.join(work, "study.md")).read() == table
