@@ -117,8 +117,11 @@ def cmd_study(a):
         raise SystemExit(f"study: --scale must be > 0, got {a.scale}")
     ref = reference_calculator(a.reference, a.reference_cache)
     he = None if a.helium_reference == "none" else reference_calculator(a.helium_reference, a.reference_cache)
-    run_study(ref, a.workdir, element=a.element, scale=a.scale, n_sparse=a.n_sparse, gap=a.gap,
-              sigma=_floats(a.default_sigma, 3), stages=stages, quick=a.quick, seed=a.seed, helium=he)
+    try:
+        run_study(ref, a.workdir, element=a.element, scale=a.scale, n_sparse=a.n_sparse, gap=a.gap,
+                  sigma=_floats(a.default_sigma, 3), stages=stages, quick=a.quick, seed=a.seed, helium=he)
+    except ValueError as e:
+        raise SystemExit(f"study: {e}") from None
     print(f"table: {os.path.join(a.workdir, 'study.md')}")
 
 

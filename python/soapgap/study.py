@@ -10,7 +10,8 @@ databases for tungsten'; Szlachta, Bartók & Csányi, PRB 90, 104108 (2014)):
 4. write study.md: the table in the study's layout (rows GAP1..GAP6 and the reference) and figures.
 
 Every step is resumable: the database, each model and each validation are files in the workdir,
-reused when present (a changed setting needs a fresh workdir).
+reused when present; the settings are kept in settings.json, and a workdir made with other
+settings is refused rather than mixed.
 """
 import json
 import os
@@ -41,7 +42,7 @@ def _cli():
     return path
 
 
-def _fit_stage(train, model, gap, sigma, log):
+def _fit_stage(train, model, gap, sigma):
     """`soapgap fit` in a child process: returns wall seconds and the child's peak RSS (GB)."""
     cmd = [_cli(), 'fit', '--train', train, '--gap', gap, '--default-sigma', ' '.join(map(str, sigma)),
            '--config-type-sigma', 'isolated_atom:0.0001:0.01:0.01', '--output', model, '--quiet']
@@ -53,6 +54,19 @@ def _fit_stage(train, model, gap, sigma, log):
     if proc.returncode != 0:
         raise RuntimeError(f"fit of {train} failed ({proc.returncode}):\n{out[-2000:]}")
     return time.perf_counter() - t, usage.ru_maxrss / 1024 ** 2
+
+
+def _same_settings(workdir, settings):
+    path = os.path.join(workdir, 'settings.json')
+    if os.path.exists(path):
+        old = _json(path)
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff:
+            raise ValueError(f"{workdir} holds a study made with other settings "
+                             f"({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
+                             "use a fresh --workdir")
+    else:
+        _json(path, settings)
 
 
 def _json(path, obj=None):
@@ -82,6 +96,8 @@ def run_study(reference, workdir, element="W", scale=1.0, n_sparse=2000, gap=Non
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     os.makedirs(workdir, exist_ok=True)
     gap = gap or DEFAULT_GAP.format(m=n_sparse)
+    _same_settings(workdir, {'element': element, 'scale': scale, 'gap': gap, 'default_sigma': list(sigma),
+                             'quick': bool(quick), 'seed': seed})
     db_path = os.path.join(workdir, 'database.xyz')
     if os.path.exists(db_path):
         frames = read(db_path, ':')
@@ -101,7 +117,7 @@ def run_study(reference, workdir, element="W", scale=1.0, n_sparse=2000, gap=Non
             train = os.path.join(sdir, 'train.xyz')
             write_extxyz(train, subset)
             log(f"{stage}: fitting on {len(subset)} frames, {sum(map(len, subset))} environments")
-            wall, rss = _fit_stage(train, model, gap, sigma, log)
+            wall, rss = _fit_stage(train, model, gap, sigma)
             fit = _json(info_path, {'frames': len(subset), 'environments': int(sum(map(len, subset))),
                                     'fit_s': wall, 'peak_rss_GB': rss})
             log(f"{stage}: fit {wall:.0f} s, peak memory {rss:.2f} GB")

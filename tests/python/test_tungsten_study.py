@@ -184,3 +184,19 @@ def test_reduced_study_table_and_trends(tmp_path):
     assert not any(w in line for line in logs for w in ("fitting", "validating", "He:")), logs
     assert again["stages"]["GAP6"]["validation"] == s["stages"]["GAP6"]["validation"]
     assert open(os.path.join(work, "study.md")).read() == table
+    with pytest.raises(ValueError, match="other settings.*scale: 0.05 there, 0.1 now"):
+        run_study(ref, work, scale=0.1, gap=SMALL_GAP, quick=True, log=logs.append)
+
+
+def test_study_and_staged_build_refuse_bad_options(cli, tmp_path):
+    import subprocess
+
+    def fails(*args):
+        r = subprocess.run([cli, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode != 0
+        return r.stderr
+    assert "unknown stages ['GAP9']" in fails("study", "--workdir", "w", "--stages", "GAP1,GAP9")
+    assert "--scale must be > 0" in fails("study", "--workdir", "w", "--scale", "0")
+    assert "unknown stages ['GAP0']" in fails("build-database", "--element", "W", "--reference", "snap:W",
+                                              "--reference-cache", "none", "--stages", "GAP0", "--output", "x.xyz")
+    assert not os.path.exists(tmp_path / "w") and not os.path.exists(tmp_path / "x.xyz")
