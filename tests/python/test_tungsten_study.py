@@ -1,7 +1,6 @@
 """The tungsten database-building study (issue 12): SNAP W as the reference through LAMMPS, the six
 staged databases, the bcc screw-dislocation properties, and a reduced run of the whole study."""
 import collections
-import json
 import os
 
 import numpy as np
