@@ -106,6 +106,26 @@ def _plot_neb(d, outdir):
     return _save(fig, outdir, 'neb.png')
 
 
+def _plot_peierls(d, outdir):
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    for k in ('reference', 'model'):
+        if d.get(k):
+            ax.plot(d[k]['reaction_coordinate'], d[k]['energy'], marker='o', ms=3, **STYLE[k])
+    ax.set(xlabel='reaction coordinate', ylabel='energy (eV/b)', title='screw glide (climbing-image NEB)')
+    ax.legend()
+    return _save(fig, outdir, 'peierls.png')
+
+
+def _plot_core(d, outdir):
+    from .study import dd_map
+    panels = [(k, d[k]) for k in ('reference', 'model') if d.get(k)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    for ax, (k, x) in zip(axes[0], panels):
+        dd_map(ax, x['map'])
+        ax.set_title(f"{k}: Burgers content {x['burgers']:.2f} b")
+    return _save(fig, outdir, 'core_dd_map.png')
+
+
 def _plot_parity(d, outdir):
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
     keep = np.asarray(d['config_type']) != 'isolated_atom'   # e0 sits eV away: would squash the axis
@@ -199,6 +219,8 @@ def write_report(results, outdir, title='soapgap validation report', overwrite=F
                          ('phonons', 'Phonon dispersion and DOS', _plot_phonons),
                          ('stacking_fault', 'Generalised stacking-fault energy', _plot_gsfe),
                          ('vacancy_migration', 'Vacancy migration path', _plot_neb),
+                         ('peierls_barrier', 'Peierls barrier of screw glide', _plot_peierls),
+                         ('dislocation_core', 'Differential-displacement map of the screw core', _plot_core),
                          ('uncertainty', 'Held-out parity', _plot_parity),
                          ('uncertainty', 'Predicted σ vs actual error', _plot_sigma),
                          ('uncertainty', 'Calibration of the predicted σ', lambda d, o: _plot_calibration(unc['stats'], o))):
