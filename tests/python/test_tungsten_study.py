@@ -163,6 +163,11 @@ def test_reduced_study_table_and_trends(tmp_path):
     assert -1.1 < v("GAP6", "dislocation_vacancy", "binding energy", "reference") < -0.8
     assert v("GAP6", "cost", "cost one core", "reference") > 0.05      # SNAP itself, not the disk cache
     assert v("GAP6", "dislocation_core", "Nye tensor RMS error") < 0.01
+    # the validate report of one stage carries the dislocation rows and figures too
+    from soapgap.report import write_report
+    report = open(write_report(s["stages"]["GAP6"]["validation"], str(tmp_path / "report"))).read()
+    for text in ("Nye tensor RMS error", "binding energy", "Peierls barrier", "peierls.png", "core_dd_map.png"):
+        assert text in report
     # He in W on top of GAP6: both models near the reference, pure-W predictions untouched
     he = s["helium"]["rows"]
     assert "| 2b+SOAP |" in table
