@@ -199,18 +199,32 @@ def md_snapshots(calc, element='Cu', a0=None, temperature_K=600, n_snapshots=24,
     """Langevin NVT (2 fs step) snapshots every ``interval`` steps after ``n_equil``."""
     calc, rng, lattice = _get_calc(calc), np.random.default_rng(rng), _lattice(element, lattice)
     a0 = a0 or equilibrium_lattice_constant(element, calc, lattice=lattice)
-    atoms = _cubic(element, a0, lattice, size)
-    thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
-    atoms.set_constraint(FixCom())          # recommended over deprecated fixcm=True
-    atoms.calc = calc
-    dyn = Langevin(atoms, timestep=2 * units.fs, temperature_K=temperature_K,
-                   friction=0.01 / units.fs, fixcm=False, rng=rng)
-    dyn.run(n_equil)
-    frames = []
-    for _ in range(n_snapshots):
-        dyn.run(interval)
-        _keep(frames, atoms, calc, 'md')
-        atoms.calc = calc                   # _label detaches it; re-attach for MD
+    return md_sample(_cubic(element, a0, lattice, size), calc, (temperature_K,), n_snapshots, rng, 'md',
+                     interval=interval, n_equil=n_equil)
+
+
+def md_sample(atoms, calc, temperatures, n, rng, config_type, interval=10, n_equil=60, frames=None,
+              timestep=2.0):
+    """n snapshots of Langevin NVT MD (``timestep`` fs, friction 0.01/fs), spread evenly over
+    `temperatures` (each run starts again from `atoms`), one every `interval` steps after
+    `n_equil` steps of equilibration."""
+    frames = [] if frames is None else frames
+    per_t = np.bincount(np.arange(n) % len(temperatures), minlength=len(temperatures))
+    for temp, count in zip(temperatures, per_t):
+        if not count:
+            continue
+        md = atoms.copy()
+        thermalize_momenta(md, temperature_K=temp, rng=rng)
+        md.set_constraint(FixCom())
+        md.calc = calc
+        dyn = Langevin(md, timestep=timestep * units.fs, temperature_K=temp, friction=0.01 / units.fs,
+                       fixcm=False, rng=rng)
+        dyn.run(n_equil)
+        for _ in range(count):
+            dyn.run(interval)
+            _keep(frames, md, calc, config_type)
+            frames[-1].info['temperature_K'] = float(temp)
+            md.calc = calc                  # _label detaches it; re-attach for MD
     return frames
 
 

@@ -10,8 +10,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-from .database import _keep, _rattle, isolated_atom
-from .stages import _md_sample
+from .database import _keep, _rattle, isolated_atom, md_sample
 
 # tetrahedral and octahedral sites of the bcc cubic cell (fractions of a), next to the atom at 0
 SITES = {'tetrahedral': (0.5, 0.25, 0.0), 'octahedral': (0.5, 0.0, 0.0)}
@@ -58,9 +57,9 @@ def he_database(calc, a0, n=200, rng=0):
     rng = np.random.default_rng(rng)
     k = max(1, n // 6)
     frames = []
-    _md_sample(_with_he(a0, SITES['tetrahedral']), calc, (300, 1000), k, rng, 'he_interstitial', frames=frames)
-    _md_sample(_with_he(a0, SITES['octahedral']), calc, (300, 1000), k, rng, 'he_interstitial', frames=frames)
-    _md_sample(_with_he(a0, (0, 0, 0), vacancy=True), calc, (300, 1000), k, rng, 'he_vacancy', frames=frames)
+    md_sample(_with_he(a0, SITES['tetrahedral']), calc, (300, 1000), k, rng, 'he_interstitial', frames=frames)
+    md_sample(_with_he(a0, SITES['octahedral']), calc, (300, 1000), k, rng, 'he_interstitial', frames=frames)
+    md_sample(_with_he(a0, (0, 0, 0), vacancy=True), calc, (300, 1000), k, rng, 'he_vacancy', frames=frames)
     for _ in range(k):                      # He anywhere within 0.35 a of the vacancy centre
         u = rng.normal(size=3)
         atoms = _with_he(a0, 0.35 * rng.random() ** (1 / 3) * u / np.linalg.norm(u), vacancy=True)
@@ -68,7 +67,7 @@ def he_database(calc, a0, n=200, rng=0):
         _keep(frames, atoms, calc, 'he_vacancy')
     pair = _with_he(a0, SITES['tetrahedral'])
     pair += Atoms('He', positions=[pair.positions[-1] + a0 * np.array([0.0, 0.5, 0.25])])
-    _md_sample(pair, calc, (300, 1000), k, rng, 'he_pair', frames=frames)
+    md_sample(pair, calc, (300, 1000), k, rng, 'he_pair', frames=frames)
     for d in np.linspace(1.5, 4.5, k):      # He–He in vacuum, open box: no virial
         _keep(frames, Atoms('He2', positions=[[0, 0, 0], [d, 0, 0]], cell=[15] * 3, pbc=False), calc, 'he_dimer')
     return frames + isolated_atom(calc, 'He')

@@ -97,8 +97,13 @@ def _load_lammps():
     return LAMMPSlib
 
 
+def _lammpslib(cmds, elements):
+    """ASE's LAMMPSlib with LAMMPS types 1, 2, ... for `elements`, one instance kept alive."""
+    return _load_lammps()(lmpcmds=cmds, atom_types={e: i + 1 for i, e in enumerate(elements)}, keep_alive=True,
+                          log_file=None)
+
+
 def _lammps(rest, spec):
-    LAMMPSlib = _load_lammps()
     parts = [p.strip() for p in rest.split(";") if p.strip()]
     keys = dict(p.split("=", 1) for p in parts if "=" in p.split()[0])
     extra = [p for p in parts if "=" not in p.split()[0]]
@@ -107,8 +112,7 @@ def _lammps(rest, spec):
             raise ValueError(f"--reference {spec!r}: lammps needs {need}=...")
     elements = keys["elements"].split()
     cmds = [f"pair_style {keys['pair_style']}", f"pair_coeff {keys['pair_coeff']}", *extra]
-    return LAMMPSlib(lmpcmds=cmds, atom_types={e: i + 1 for i, e in enumerate(elements)}, keep_alive=True,
-                     log_file=None)
+    return _lammpslib(cmds, elements)
 
 
 def potentials_dir():
@@ -137,8 +141,7 @@ def _snap(rest, spec):
         raise ValueError(f"--reference {spec!r}: {d}/W_2940_2017_2.snapcoeff not found; install Debian's "
                          "lammps-data or set LAMMPS_POTENTIALS to a folder holding the SNAP W files")
     elements, cmds = SNAP[rest]
-    return _load_lammps()(lmpcmds=[c.format(d=d) for c in cmds], atom_types={e: i + 1 for i, e in enumerate(elements)},
-                          keep_alive=True, log_file=None)
+    return _lammpslib([c.format(d=d) for c in cmds], elements)
 
 
 def reference_calculator(spec, cache=None):

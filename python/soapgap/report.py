@@ -106,6 +106,31 @@ def _plot_neb(d, outdir):
     return _save(fig, outdir, 'neb.png')
 
 
+def dd_map(ax, m):
+    """Differential-displacement (Vitek) map in the [111] projection: an arrow between each pair of
+    neighbouring atom columns, along the bond, of length proportional to the difference of their
+    screw displacements (wrapped into ±b/2), a whole bond for b/3; atoms shaded by their height."""
+    a, b = m['a'], m['b']
+    pos, u = np.asarray(m['bulk']), np.asarray(m['displacement'])[:, 2]
+    xy = pos[:, :2] - np.asarray(m['core'])
+    layer = np.round(((pos[:, 2] - pos[:, 2].min()) % b) / (b / 3)).astype(int) % 3
+    ax.scatter(xy[:, 0], xy[:, 1], c=layer, cmap='Greys', vmin=-1, vmax=2, s=60, edgecolors='k', zorder=1)
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    for i, j in zip(*np.nonzero(np.triu((d > 0.1) & (d < 0.9 * a)))):   # first-neighbour columns: 0.816 a
+        du = (u[j] - u[i] + b / 2) % b - b / 2
+        if abs(du) < 1e-3 * b:
+            continue
+        bond = xy[j] - xy[i]
+        vec = np.sign(du) * bond * min(abs(du) / (b / 3), 1.0)
+        start = 0.5 * (xy[i] + xy[j]) - 0.5 * vec
+        ax.arrow(*start, *vec, width=0.03, head_width=0.25, length_includes_head=True, color='C3', zorder=2)
+    ax.set_aspect('equal')
+    ax.set_xlim(-10, 10)
+    ax.set_ylim(-10, 10)
+    ax.set_xlabel('[11-2] (Å)')
+    ax.set_ylabel('[-110] (Å)')
+
+
 def _plot_peierls(d, outdir):
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     for k in ('reference', 'model'):
@@ -117,7 +142,6 @@ def _plot_peierls(d, outdir):
 
 
 def _plot_core(d, outdir):
-    from .study import dd_map
     panels = [(k, d[k]) for k in ('reference', 'model') if d.get(k)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
     for ax, (k, x) in zip(axes[0], panels):

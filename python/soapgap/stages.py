@@ -28,17 +28,10 @@ import time
 import warnings
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 from ase.build import bulk, surface as ase_surface
-from ase.constraints import FixCom
-from ase.md.langevin import Langevin
 
-from .database import _get_calc, _keep, _rattle, equilibrium_lattice_constant, strained_cells
-
-try:                                        # ASE >= 3.29
-    from ase.md.velocitydistribution import thermalize_momenta
-except ImportError:                         # older ASE
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
+from .database import _get_calc, _keep, _rattle, equilibrium_lattice_constant, md_sample, strained_cells
 
 # cubic plane normal -> the same plane in Miller indices of ASE's bcc primitive cell,
 # a_i = a/2 (-1,1,1), (1,-1,1), (1,1,-1): h_i = a_i . n / (a/2) (then one atom per layer)
@@ -66,31 +59,6 @@ def plane_cell(element, a0, plane, layers=12, vacuum=None):
     return Atoms(atoms)
 
 
-def _md_sample(atoms, calc, temperatures, n, rng, config_type, interval=10, n_equil=60, frames=None,
-               timestep=2.0):
-    """n snapshots of Langevin NVT MD (``timestep`` fs, friction 0.01/fs), spread evenly over
-    `temperatures` (each run starts again from `atoms`), one every `interval` steps after
-    `n_equil` steps of equilibration."""
-    frames = [] if frames is None else frames
-    per_t = np.bincount(np.arange(n) % len(temperatures), minlength=len(temperatures))
-    for temp, count in zip(temperatures, per_t):
-        if not count:
-            continue
-        md = atoms.copy()
-        thermalize_momenta(md, temperature_K=temp, rng=rng)
-        md.set_constraint(FixCom())
-        md.calc = calc
-        dyn = Langevin(md, timestep=timestep * units.fs, temperature_K=temp, friction=0.01 / units.fs,
-                       fixcm=False, rng=rng)
-        dyn.run(n_equil)
-        for _ in range(count):
-            dyn.run(interval)
-            _keep(frames, md, calc, config_type)
-            frames[-1].info['temperature_K'] = float(temp)
-            md.calc = calc                  # _label detaches it; re-attach for MD
-    return frames
-
-
 def _primitive(calc, element, a0, n, rng):
     frames = strained_cells(calc, element, a0, n=n, max_strain=0.04, rng=rng, lattice='bcc')
     for f in frames:
@@ -100,13 +68,13 @@ def _primitive(calc, element, a0, n, rng):
 
 def _md(calc, element, a0, n, rng):
     cell = bulk(element, 'bcc', a=a0, cubic=True).repeat(4)
-    return _md_sample(cell, calc, (300, 1000, 2000, 3000, 3600), n, rng, 'md', interval=20, n_equil=100)
+    return md_sample(cell, calc, (300, 1000, 2000, 3000, 3600), n, rng, 'md', interval=20, n_equil=100)
 
 
 def _vacancy_cells(calc, element, a0, n, rng, size, config_type):
     cell = bulk(element, 'bcc', a=a0, cubic=True).repeat(size)
     del cell[0]                             # all sites equivalent
-    return _md_sample(cell, calc, (300, 1000, 2000, 3000), n, rng, config_type)
+    return md_sample(cell, calc, (300, 1000, 2000, 3000), n, rng, config_type)
 
 
 def _surface(calc, element, a0, n, rng):
@@ -115,7 +83,7 @@ def _surface(calc, element, a0, n, rng):
     for plane, count in zip(BCC_PLANES, per_plane):
         if count:
             slab = plane_cell(element, a0, plane, vacuum=10.0)
-            _md_sample(slab, calc, (300, 1000, 2000), count, rng, 'surface', frames=frames)
+            md_sample(slab, calc, (300, 1000, 2000), count, rng, 'surface', frames=frames)
             for f in frames[-count:]:
                 f.info['plane'] = f'({plane})'
     return frames
@@ -205,7 +173,7 @@ def _dislocation(calc, element, a0, n, rng):
     atoms.calc = calc
     FIRE(atoms, logfile=None).run(fmax=0.05, steps=30)
     atoms.calc = None
-    return _md_sample(atoms, calc, (300, 600, 1000), n, rng, 'dislocation', n_equil=40)
+    return md_sample(atoms, calc, (300, 600, 1000), n, rng, 'dislocation', n_equil=40)
 
 
 GENERATORS = {

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from ._atomic import write_text
 from .stages import STAGES, build_stages, stage_subset
 
 # SOAP n_max = l_max = 10 at 5 Å (the study: n = l = 14 at 5 Å; 10 keeps the largest fit inside
@@ -73,10 +74,7 @@ def _json(path, obj=None):
     if obj is None:
         with open(path) as fh:
             return json.load(fh)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as fh:
-        json.dump(obj, fh, indent=1, ensure_ascii=False)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=1, ensure_ascii=False))   # whole or not at all
     return obj
 
 
@@ -227,8 +225,6 @@ def study_table(summary):
 
 
 def write_study_report(summary, workdir):
-    from .report import write_text
-
     lines = [f"# Database-building study: {summary['element']} (scale {summary['scale']})", '',
              f"GAP: `{summary['gap']}`; default_sigma {summary['default_sigma']}.", '',
              'Errors are model − reference; cost on one core; binding energy and Peierls barrier are '
@@ -248,8 +244,7 @@ def write_study_report(summary, workdir):
 def study_figures(summary, workdir):
     """Phonons of every stage against the reference, Peierls profiles, the reference core's
     differential-displacement map (when the validations hold the data)."""
-    import matplotlib
-    matplotlib.use('Agg')
+    from .report import dd_map        # first: report sets the Agg backend
     import matplotlib.pyplot as plt
 
     out = []
@@ -302,31 +297,6 @@ def study_figures(summary, workdir):
         out.append((f'Differential-displacement map of the relaxed screw core (reference and {last})',
                     _save(fig, workdir, 'core_dd_map.png')))
     return out
-
-
-def dd_map(ax, m):
-    """Differential-displacement (Vitek) map in the [111] projection: an arrow between each pair of
-    neighbouring atom columns, along the bond, of length proportional to the difference of their
-    screw displacements (wrapped into ±b/2), a whole bond for b/3; atoms shaded by their height."""
-    a, b = m['a'], m['b']
-    pos, u = np.asarray(m['bulk']), np.asarray(m['displacement'])[:, 2]
-    xy = pos[:, :2] - np.asarray(m['core'])
-    layer = np.round(((pos[:, 2] - pos[:, 2].min()) % b) / (b / 3)).astype(int) % 3
-    ax.scatter(xy[:, 0], xy[:, 1], c=layer, cmap='Greys', vmin=-1, vmax=2, s=60, edgecolors='k', zorder=1)
-    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
-    for i, j in zip(*np.nonzero(np.triu((d > 0.1) & (d < 0.9 * a)))):   # first-neighbour columns: 0.816 a
-        du = (u[j] - u[i] + b / 2) % b - b / 2
-        if abs(du) < 1e-3 * b:
-            continue
-        bond = xy[j] - xy[i]
-        vec = np.sign(du) * bond * min(abs(du) / (b / 3), 1.0)
-        start = 0.5 * (xy[i] + xy[j]) - 0.5 * vec
-        ax.arrow(*start, *vec, width=0.03, head_width=0.25, length_includes_head=True, color='C3', zorder=2)
-    ax.set_aspect('equal')
-    ax.set_xlim(-10, 10)
-    ax.set_ylim(-10, 10)
-    ax.set_xlabel('[11-2] (Å)')
-    ax.set_ylabel('[-110] (Å)')
 
 
 def _save(fig, workdir, name):

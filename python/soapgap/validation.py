@@ -26,7 +26,7 @@ from ase.calculators.calculator import all_changes
 from ase.constraints import FixCartesian
 from ase.data import atomic_numbers, reference_states
 from ase.lattice.cubic import BodyCenteredCubic, FaceCenteredCubic
-from ase.optimize import BFGS
+from ase.optimize import BFGS, LBFGS
 
 try:                                 # optional (ships with scikit-learn); see _relax
     from threadpoolctl import threadpool_limits
@@ -108,11 +108,12 @@ def _own_a0(calc, element, lattice, a0=None):
 def _relax(atoms, calc, fmax=FMAX, steps=500):
     """BFGS at fixed cell. BFGS needs ~3x fewer force calls than FIRE here, but its per-step
     eigh of a small (3N)^2 matrix is 10-100x slower with multi-threaded OpenBLAS when the
-    cores are busy (measured: GSFE 27 s -> 5 s), so BLAS runs single-threaded meanwhile."""
+    cores are busy (measured: GSFE 27 s -> 5 s), so BLAS runs single-threaded meanwhile. Above
+    600 atoms LBFGS: BFGS's dense Hessian made a 1440-atom cylinder take 232 s against 10 s."""
     atoms.calc = calc
     limit = threadpool_limits(1, user_api='blas') if threadpool_limits else contextlib.nullcontext()
     with limit:
-        opt = BFGS(atoms, logfile=None)
+        opt = (BFGS if len(atoms) <= 600 else LBFGS)(atoms, logfile=None)
         converged = opt.run(fmax=fmax, steps=steps)
     return atoms.get_potential_energy(), bool(converged), opt.nsteps
 

@@ -19,6 +19,10 @@ from ase.build import bulk as ase_bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.constraints import FixAtoms
 
+from .database import cubic_elastic_constants
+from .validation import _both, _cmp, _err_only, _own_a0, threadpool_limits
+from .validation import _relax as _relax_fixed_cell
+
 FIX_WIDTH = 10.0       # Å of fixed shell: twice the largest cutoff used here (5 Å)
 VACUUM = 12.0          # Å added across x and y: matscipy's cell hugs the cylinder
 RADIUS = {None: 30.0, 'quick': 18.0}   # full run / quick run (tests); 16 Å: the NEB stalls
@@ -27,9 +31,6 @@ N_CORE = 12            # atoms nearest the core in the Nye-tensor comparison (th
 
 def _setup(calc, element, lattice, a0):
     """a0 and (C11, C12, C44) of this calculator."""
-    from .database import cubic_elastic_constants
-    from .validation import _own_a0
-
     if lattice != 'bcc':
         raise ValueError(f"the ½<111> screw dislocation needs a bcc lattice, not {lattice!r}")
     a = _own_a0(calc, element, lattice, a0)
@@ -71,23 +72,11 @@ def cylinder(element, a, C, radius):
     return _fixed(bulk, mask), _fixed(disl, mask), core + VACUUM / 2
 
 
-def _relax(atoms, calc, fmax=1e-3, steps=2000):
-    """BFGS with the fixed shell; BLAS single-threaded meanwhile (validation._relax)."""
-    from ase.optimize import BFGS, LBFGS
-
-    from .validation import threadpool_limits
-
-    atoms.calc = calc
-    limit = threadpool_limits(1, user_api='blas') if threadpool_limits else contextlib.nullcontext()
-    with limit:
-        opt = (BFGS if len(atoms) <= 600 else LBFGS)(atoms, logfile=None)
-        converged = opt.run(fmax=fmax, steps=steps)
-    return atoms.get_potential_energy(), bool(converged), opt.nsteps
+def _relax(atoms, calc):
+    return _relax_fixed_cell(atoms, calc, fmax=1e-3, steps=2000)
 
 
 def _run_both(model_calc, reference_calc, element, lattice, a0, fn):
-    from .validation import _both
-
     return _both(model_calc, reference_calc, lambda calc: fn(calc, *_setup(calc, element, lattice, a0)))
 
 
@@ -131,22 +120,16 @@ def core_structure(model_calc, reference_calc, element, lattice='bcc', a0=None, 
                     map={'a': a, 'b': b, 'core': core, 'bulk': bulk.positions[near],
                          'displacement': disl.positions[near] - bulk.positions[near]})
     m, r = _run_both(model_calc, reference_calc, element, lattice, a0, run)
-    values = {'core alpha_zz max': _row(m['alpha'][:, 2, 2].max(), r['alpha'][:, 2, 2].max() if r else None, '1/Å')}
+    values = {'core alpha_zz max': _cmp(m['alpha'][:, 2, 2].max(), r['alpha'][:, 2, 2].max() if r else None, '1/Å')}
     if r is not None:
         if not np.allclose(m['reduced'], r['reduced'], atol=1e-3):
             raise RuntimeError('core_structure: the near-core atom sets of model and reference differ')
         d = m['alpha'] - r['alpha']
-        values['Nye tensor RMS error'] = _row(None, None, '1/Å', np.sqrt(np.mean(np.sum(d ** 2, axis=(1, 2)))))
+        values['Nye tensor RMS error'] = _err_only(np.sqrt(np.mean(np.sum(d ** 2, axis=(1, 2)))), '1/Å')
     return {'values': values,
             'data': {'radius': radius, 'n_core': N_CORE,
                      'model': {k: m[k] for k in ('alpha', 'converged', 'steps', 'burgers', 'map')},
                      'reference': r and {k: r[k] for k in ('alpha', 'converged', 'steps', 'burgers', 'map')}}}
-
-
-def _row(model, reference, unit, error=None):
-    from .validation import _cmp, _err_only
-
-    return _err_only(error, unit) if error is not None else _cmp(model, reference, unit)
 
 
 # ----------------------------------------------------------------------------- vacancy binding
@@ -181,8 +164,8 @@ def dislocation_vacancy_binding(model_calc, reference_calc, element, lattice='bc
         prim.calc = calc
         return e_core - e_bulk, e_bulk + prim.get_potential_energy(), all(ok), len(disl)
     m, r = _run_both(model_calc, reference_calc, element, lattice, a0, run)
-    return {'values': {'binding energy': _row(m[0], r and r[0], 'eV'),
-                       'E_vac in the cylinder': _row(m[1], r and r[1], 'eV')},   # fixed shell: a check
+    return {'values': {'binding energy': _cmp(m[0], r and r[0], 'eV'),
+                       'E_vac in the cylinder': _cmp(m[1], r and r[1], 'eV')},   # fixed shell: a check
             'data': {'radius': radius, 'thickness_b': thickness, 'atoms': m[3],
                      'converged': [m[2], r and r[2]]}}
 
@@ -216,8 +199,6 @@ def peierls_barrier(model_calc, reference_calc, element, lattice='bcc', a0=None,
     from ase.mep import NEB
     from ase.optimize import FIRE
 
-    from .validation import threadpool_limits
-
     radius = RADIUS.get(radius, radius)
 
     def run(calc, a, C):
@@ -247,5 +228,5 @@ def peierls_barrier(model_calc, reference_calc, element, lattice='bcc', a0=None,
         return dict(barrier=float(energy.max() - energy[0]), energy=energy - energy[0], reaction_coordinate=s / s[-1],
                     converged=bool(converged), atoms=len(ini), seconds=time.perf_counter() - t)
     m, r = _run_both(model_calc, reference_calc, element, lattice, a0, run)
-    return {'values': {'Peierls barrier': _row(m['barrier'], r and r['barrier'], 'eV/b')},
+    return {'values': {'Peierls barrier': _cmp(m['barrier'], r and r['barrier'], 'eV/b')},
             'data': {'radius': radius, 'model': m, 'reference': r}}
