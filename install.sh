@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES="build-essential cmake ninja-build pkg-config python3-venv python3-dev \
   libeigen3-dev libopenblas-dev liblapacke-dev nlohmann-json3-dev libpugixml-dev doctest-dev \
-  openmpi-bin libopenmpi-dev libscalapack-openmpi-dev lammps-data"
+  openmpi-bin libopenmpi-dev libscalapack-openmpi-dev lammps-data gpaw gpaw-data"
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -59,28 +59,89 @@ def _tblite(rest, spec):
     return TBLite(method=method, verbosity=0, **kw)
 
 
+GPAW_KEYS = ("mode", "ecut", "basis", "kpts", "xc", "smearing", "maxiter")
+
+
+def gpaw_python():
+    """An interpreter that imports gpaw: $SOAPGAP_GPAW_PYTHON, this one, or the system Python 3
+    (Debian's `gpaw` package installs there, not into a virtual environment); None if none does."""
+    import shutil
+    import subprocess
+
+    for exe in (os.environ.get("SOAPGAP_GPAW_PYTHON"), sys.executable, shutil.which("python3", path="/usr/bin")):
+        if exe and subprocess.run([exe, "-c", "import gpaw"], capture_output=True).returncode == 0:
+            return exe
+    return None
+
+
+class GPAWWorker(Calculator):
+    """GPAW run by gpaw_worker.py in its own interpreter (gpaw_python()), kept alive between
+    structures; $SOAPGAP_GPAW_PROCS > 1 runs it under mpiexec with that many processes. A failed
+    SCF raises RuntimeError with GPAW's message (CachedReference turns it into ReferenceFailure)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, settings, python):
+        super().__init__()
+        self.settings, self.python, self.proc = settings, python, None
+
+    def _start(self):
+        import subprocess
+
+        cmd = [self.python, os.path.join(os.path.dirname(__file__), "gpaw_worker.py")]
+        procs = int(os.environ.get("SOAPGAP_GPAW_PROCS", "1"))
+        if procs > 1:
+            cmd = ["mpiexec", "-n", str(procs), *(["--allow-run-as-root"] if os.geteuid() == 0 else []), *cmd]
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self._send(self.settings)
+
+    def _send(self, obj):
+        self.proc.stdin.write(json.dumps(obj) + "\n")
+        self.proc.stdin.flush()
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        a = self.atoms
+        self._send({"numbers": a.numbers.tolist(), "positions": a.positions.tolist(), "cell": a.cell[:].tolist(),
+                    "pbc": a.pbc.tolist()})
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the GPAW worker ({self.python}) exited with code {self.proc.wait()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        self.results = {"energy": reply["energy"], "free_energy": reply["energy"], "forces": np.array(reply["forces"])}
+        if reply["stress"] is not None:
+            self.results["stress"] = np.array(reply["stress"])
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        self.proc = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def _gpaw(rest, spec):
-    try:
-        from gpaw import GPAW, PW
-    except ImportError as e:
-        raise ValueError(f"--reference {spec!r}: GPAW is not installed (Debian: apt-get install gpaw gpaw-data)") from e
-    o = _options(rest, spec, ("mode", "ecut", "basis", "kpts", "xc", "smearing", "maxiter"))
-    mode = o.get("mode", "pw")
-    kw = dict(xc=o.get("xc", "PBE"), txt=None)
-    if mode == "pw":
-        kw["mode"] = PW(float(o.get("ecut", 400)))
-    elif mode == "lcao":
-        kw.update(mode="lcao", basis=o.get("basis", "dzp"))
-    else:
+    o = _options(rest, spec, GPAW_KEYS)
+    if o.get("mode", "pw") not in ("pw", "lcao"):
         raise ValueError(f"--reference {spec!r}: mode must be pw or lcao")
     k = o.get("kpts", "density=3")
-    kw["kpts"] = ({"density": float(k.split("=", 1)[1])} if k.startswith("density=")
-                  else [int(x) for x in k.lower().split("x")])
-    if "smearing" in o:
-        kw["occupations"] = {"name": "fermi-dirac", "width": float(o["smearing"])}
-    if "maxiter" in o:
-        kw["maxiter"] = int(o["maxiter"])
-    return GPAW(**kw)
+    if not (k.startswith("density=") or all(x.isdigit() for x in k.lower().split("x"))):
+        raise ValueError(f"--reference {spec!r}: kpts must be NxNxN or density=D")
+    python = gpaw_python()
+    if python is None:
+        raise ValueError(f"--reference {spec!r}: GPAW is not installed (Debian: apt-get install gpaw gpaw-data; "
+                         "or set SOAPGAP_GPAW_PYTHON to a Python that imports gpaw)")
+    return GPAWWorker(o, python)
 
 
 def _load_lammps():

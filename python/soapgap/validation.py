@@ -139,6 +139,7 @@ def equation_of_state(model_calc, reference_calc, element, lattice='fcc', a0=Non
         n = len(bulk(element, lattice, a=a))          # atoms per primitive cell (diamond: 2)
         return a, b / units.GPa, np.array(v) / n, np.array(e) / n
     m, r = _both(model_calc, reference_calc, run)
+    r = r if r is not None else [None] * 4
     return {'values': {'a0': _cmp(m[0], r[0], 'Å'), 'B': _cmp(m[1], r[1], 'GPa')},
             'data': {k: {'volume_per_atom': x[2], 'energy_per_atom': x[3]}
                      for k, x in (('model', m), ('reference', r))}}

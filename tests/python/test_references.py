@@ -79,7 +79,9 @@ def test_a_failing_reference_is_reported_and_the_frame_skipped(tmp_path, capsys)
     ("tblite:GFN1-xTB,temperature=300", "unknown key 'temperature'"),
     ("tblite:GFN1-xTB,accuracy", "is not key=value"),
     ("lammps:pair_style=sw", "needs pair_coeff"),
-    ("gpaw:mode=fd", "gpaw"),
+    ("gpaw:mode=fd", "mode must be pw or lcao"),
+    ("gpaw:ecut=300,kpts=4x4y4", "kpts must be NxNxN or density=D"),
+    ("gpaw:ecut=300,cutoff=3", "unknown key 'cutoff'"),
     ("nonsense", "use emt, tblite"),
 ])
 def test_bad_reference_strings_are_clear_errors(spec, message):
@@ -130,3 +132,62 @@ def test_refine_with_a_tight_binding_reference(tmp_path):
     check.calc = TBLite(method="GFN1-xTB", verbosity=0)
     assert new.get_potential_energy() == pytest.approx(check.get_potential_energy(), abs=1e-8)
     assert ref.misses == 6 and ref.hits == 0
+
+
+# GPAW: Debian's package runs in the system interpreter, behind soapgap.gpaw_worker; a tiny cell and
+# a low cutoff keep each SCF under a second.
+GPAW_DIRECT = """
+import json, sys
+from ase.build import bulk
+from gpaw import GPAW, PW
+a = bulk("C", "diamond", a=3.6)
+a.positions[1] += [0.03, -0.02, 0.01]
+a.calc = GPAW(mode=PW(250), xc="PBE", kpts=[2, 2, 2], txt=None)
+print(json.dumps([a.get_potential_energy(), a.get_forces().tolist(), a.get_stress().tolist()]))
+"""
+
+
+def _carbon():
+    a = bulk("C", "diamond", a=3.6)
+    a.positions[1] += [0.03, -0.02, 0.01]
+    return a
+
+
+def test_gpaw_reference_equals_gpaw_itself(tmp_path, monkeypatch):
+    import json
+
+    from soapgap.references import gpaw_python
+
+    python = gpaw_python()
+    assert python, "GPAW is not importable by any interpreter (install.sh installs Debian's gpaw, gpaw-data)"
+    direct = json.loads(subprocess.run([python, "-c", GPAW_DIRECT], capture_output=True, text=True,
+                                       check=True).stdout.strip().splitlines()[-1])
+    for procs in ("1", "2"):  # serial, and under mpiexec with two processes
+        monkeypatch.setenv("SOAPGAP_GPAW_PROCS", procs)
+        calc = reference_calculator("gpaw:ecut=250,kpts=2x2x2", cache=str(tmp_path / procs))
+        a = _carbon()
+        a.calc = calc
+        assert abs(a.get_potential_energy() - direct[0]) < 1e-6
+        assert np.allclose(a.get_forces(), direct[1], atol=1e-5)
+        assert np.allclose(a.get_stress(), direct[2], atol=1e-6)
+        assert calc.misses == 1
+        calc.inner.close()
+        again = reference_calculator("gpaw:ecut=250,kpts=2x2x2", cache=str(tmp_path / procs))
+        b = _carbon()       # the same structure again: answered from the cache file, bit for bit
+        b.calc = again
+        assert b.get_potential_energy() == a.get_potential_energy() and (again.hits, again.misses) == (1, 0)
+
+
+def test_gpaw_scf_that_does_not_converge_is_skipped(tmp_path, capsys):
+    from soapgap.database import _keep
+
+    calc = reference_calculator("gpaw:ecut=250,kpts=2x2x2,maxiter=2", cache=str(tmp_path))
+    a = _carbon()
+    a.calc = calc
+    with pytest.raises(ReferenceFailure, match=r"C2 \(2 atoms\).*KohnShamConvergenceError"):
+        a.get_potential_energy()
+    frames = []
+    _keep(frames, _carbon(), calc, "md")
+    assert frames == [] and "skipped a md frame" in capsys.readouterr().err
+    assert not any(n.endswith(".json") for _, _, ns in os.walk(tmp_path) for n in ns)
+    calc.inner.close()
