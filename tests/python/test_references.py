@@ -170,7 +170,7 @@ def test_gpaw_reference_equals_gpaw_itself(tmp_path, monkeypatch):
         assert abs(a.get_potential_energy() - direct[0]) < 1e-6
         assert np.allclose(a.get_forces(), direct[1], atol=1e-5)
         assert np.allclose(a.get_stress(), direct[2], atol=1e-6)
-        assert calc.misses == 1
+        assert calc.misses == 1 and calc.inner.processes == int(procs)
         calc.inner.close()
         again = reference_calculator("gpaw:ecut=250,kpts=2x2x2", cache=str(tmp_path / procs))
         b = _carbon()       # the same structure again: answered from the cache file, bit for bit
