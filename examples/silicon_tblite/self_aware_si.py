@@ -75,39 +75,10 @@ def label(frames, ref, config_type=None):
     return out
 
 
-def summary(pot, frames):
-    from soapgap.validation import uncertainty_quality
-
-    q = uncertainty_quality(pot, frames)
-    s, d = q["stats"], q["data"]
-    return dict(E=1e3 * np.sqrt(np.mean(d["abs_error"] ** 2)), F=q["values"]["held-out F RMSE"]["error"],
-                sigma_E=1e3 * float(np.mean(d["sigma"])), sigma_F=float(np.mean(d["force_sigma"])),
-                rho_frame=s["spearman_frame"], rho_atom=s["spearman_atom_force"],
-                cover_F=s["force_coverage_predictive"]["1"], cover_F2=s["force_coverage_predictive"]["2"])
-
-
-def picture(pot, atoms, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r = pot.predict(atoms, forces=True, force_std=True)
-    s = np.linalg.norm(r["forces_std"], axis=1)
-    fig = plt.figure(figsize=(5.2, 4.4))
-    ax = fig.add_subplot(projection="3d")
-    p = ax.scatter(*atoms.positions.T, c=s, cmap="viridis", s=60, depthshade=False)
-    ax.scatter(*atoms.positions[-1], s=260, facecolors="none", edgecolors="r", linewidths=1.5)
-    fig.colorbar(p, ax=ax, shrink=0.7, label="predicted |σ_F| per atom (eV/Å)")
-    ax.set_title("diamond-trained GAP: interstitial (red ring)")
-    ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def main():
     import soapgap
     from soapgap.references import reference_calculator
+    from soapgap.self_aware import TABLE_HEADER, sigma_picture, summary, table_row
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workdir", default="si_self_aware")
@@ -125,18 +96,16 @@ def main():
     fit = dict(gap="soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5.0 cutoff_transition_width=1.0 delta=0.5 zeta=4 "
                    "n_sparse=500 sparse_method=cur_points",
                default_sigma=(0.002, 0.05, 0.01), e0_method="average", sparse_jitter=1e-8, optimise_hypers="common")
-    lines = ["| model | test set | E RMSE meV/at | F RMSE eV/Å | mean σ_E meV/at | mean σ_F eV/Å | "
-             "ρ frame (E) | ρ atom (F) | F coverage 1σ / 2σ |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = list(TABLE_HEADER)
     for name, data in (("diamond only", train), ("diamond + β-tin", train + extra_tin)):
         pot = soapgap.Potential.fit(data, **fit)
         for set_name, frames in sets.items():
-            r = summary(pot, frames)
-            lines.append(f"| {name} | {set_name} | {r['E']:.2f} | {r['F']:.3f} | {r['sigma_E']:.2f} | "
-                         f"{r['sigma_F']:.3f} | {r['rho_frame']:.2f} | {r['rho_atom']:.2f} | "
-                         f"{r['cover_F']:.2f} / {r['cover_F2']:.2f} |")
+            lines.append(table_row(name, set_name, summary(pot, frames)))
             print(lines[-1], flush=True)
         if name == "diamond only":
-            picture(pot, sets["defects"][1], os.path.join(a.workdir, "interstitial_sigma.png"))
+            inter = sets["defects"][1]
+            sigma_picture(pot, inter, os.path.join(a.workdir, "interstitial_sigma.png"),
+                          "diamond-trained GAP: interstitial (red ring)", mark=[len(inter) - 1], error=False)
     out = os.path.join(a.workdir, "self_aware.md")
     with open(out, "w") as fh:
         fh.write("\n".join(lines) + "\n")

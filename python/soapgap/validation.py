@@ -182,51 +182,65 @@ def elastic_constants(model_calc, reference_calc, element, lattice='fcc', a0=Non
     return {'values': values, 'data': {'strain': strain}}
 
 
+def force_constants(calc, element, lattice='fcc', a=None, supercell=3, displacement=0.01):
+    """Phonopy object with force constants of ``calc`` at lattice constant ``a`` (its own a0
+    if None): supercell = ``supercell``^3 conventional cells, primitive cell = ASE's ``bulk``
+    cell (fcc and diamond: (0,½,½)...; bcc: (-½,½,½)...), 0.01 Å displacements."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    pmat = 0.5 * (np.ones((3, 3)) - (2 if lattice == 'bcc' else 1) * np.eye(3))
+    conv = bulk(element, lattice, a=a or _own_a0(calc, element, lattice), cubic=True)
+    ph = Phonopy(PhonopyAtoms(symbols=conv.get_chemical_symbols(), cell=conv.cell[:],
+                              scaled_positions=conv.get_scaled_positions()),
+                 supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=pmat)
+    ph.generate_displacements(distance=displacement)
+    forces = []
+    for sc in ph.supercells_with_displacements:
+        at = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+        at.calc = calc
+        forces.append(at.get_forces())
+    ph.forces = forces
+    ph.produce_force_constants()
+    return ph
+
+
 def phonons(model_calc, reference_calc, element, lattice='fcc', a0=None, supercell=3,
             npoints=51, mesh=20, displacement=0.01):
     """Phonopy band structure and DOS; RMS / max frequency error over the band path (THz).
 
-    Supercell = ``supercell``^3 conventional cells (fcc 3 -> 108 atoms), 0.01 Å displacements,
-    primitive cell = ASE's ``bulk`` cell, so the ASE special points apply directly and both
-    calculators are compared at the same reduced q-points (their a0 may differ)."""
-    from phonopy import Phonopy
+    Force constants from force_constants() at each calculator's own a0, so that both are
+    compared at the same reduced q-points (ASE's special points) even where their a0 differ."""
     from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
-    from phonopy.structure.atoms import PhonopyAtoms
     from ase.lattice import BCC, FCC
 
-    special = (FCC if lattice == 'fcc' else BCC)(1.0).get_special_points()
+    special = (BCC if lattice == 'bcc' else FCC)(1.0).get_special_points()
     labels = list(PATHS[lattice])
     path = [[special[k] for k in labels]]
     qpts, conn = get_band_qpoints_and_path_connections(path, npoints=npoints)
-    # conventional -> ASE primitive cell (fcc: (0,½,½)..., bcc: (-½,½,½)...)
-    pmat = 0.5 * (np.ones((3, 3)) - (1 if lattice == 'fcc' else 2) * np.eye(3))
 
     def run(calc):
-        conv = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0), cubic=True)
-        ph = Phonopy(PhonopyAtoms(symbols=conv.get_chemical_symbols(), cell=conv.cell[:],
-                                  scaled_positions=conv.get_scaled_positions()),
-                     supercell_matrix=np.eye(3, dtype=int) * supercell, primitive_matrix=pmat)
-        ph.generate_displacements(distance=displacement)
-        forces = []
-        for sc in ph.supercells_with_displacements:
-            at = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
-            at.calc = calc
-            forces.append(at.get_forces())
-        ph.forces = forces
-        ph.produce_force_constants()
+        ph = force_constants(calc, element, lattice, _own_a0(calc, element, lattice, a0), supercell, displacement)
         ph.run_band_structure(qpts, path_connections=conn, labels=labels)
         bs = ph.band_structure
         ph.run_mesh([mesh] * 3, is_gamma_center=True)   # keeps full point-group symmetry
-        return ph, np.concatenate(bs.distances), np.vstack(bs.frequencies), len(forces)
-    (pm, _, fm, nm), (pr, dr, fr, _) = _both(model_calc, reference_calc, run)
-    lo, hi = min(0.0, fm.min(), fr.min()), 1.1 * max(fm.max(), fr.max())   # keep imaginary (<0) modes
+        return ph, np.concatenate(bs.distances), np.vstack(bs.frequencies), len(ph.forces)
+    (pm, dm, fm, nm), r = _both(model_calc, reference_calc, run)
+    pr, dr, fr, _ = r if r is not None else (None, dm, None, None)
+    both = [f for f in (fm, fr) if f is not None]
+    lo = min(0.0, *(f.min() for f in both))                   # keep imaginary (<0) modes
+    hi = 1.1 * max(f.max() for f in both)
     data = {'labels': ['Γ' if k == 'G' else k for k in labels], 'distances': dr,
             'ticks': [0.0] + [float(d[-1]) for d in np.split(dr, len(labels) - 1)],
-            'n_displacements': nm, 'supercell_atoms': len(pr.supercell)}
+            'n_displacements': nm, 'supercell_atoms': len(pm.supercell)}
     for key, ph, freqs in (('model', pm, fm), ('reference', pr, fr)):   # DOS on a common grid
+        if ph is None:
+            continue
         ph.run_total_dos(freq_min=lo, freq_max=hi, freq_pitch=(hi - lo) / 200)
         dos = ph.total_dos
         data[key] = {'frequencies': freqs, 'dos_freq': dos.frequency_points, 'dos': dos.dos}
+    if fr is None:
+        return {'values': {'max frequency': _cmp(fm.max(), None, 'THz')}, 'data': data}
     diff = fm - fr                   # both sorted ascending per q-point by phonopy
     return {'values': {'max frequency': _cmp(fm.max(), fr.max(), 'THz'),
                        'phonon RMS error': _err_only(np.sqrt(np.mean(diff ** 2)), 'THz'),

@@ -1,0 +1,51 @@
+"""Summaries and pictures of a GAP's predicted errors on a set of frames (the self-aware
+potential: docs/uncertainty.md, docs/references.md)."""
+import numpy as np
+
+TABLE_HEADER = ["| model | test set | frames | E RMSE meV/at | F RMSE eV/Å | mean σ_E meV/at | mean σ_F eV/Å | "
+                "ρ frame (E) | ρ atom (F) | F coverage 1σ / 2σ |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+
+def summary(pot, frames):
+    """Errors, mean predicted σ, Spearman ρ of σ against the error (per frame for energies, per
+    atom for forces) and force coverage of the predictive σ (validation.uncertainty_quality)."""
+    from .validation import uncertainty_quality
+
+    q = uncertainty_quality(pot, frames)
+    s, d = q["stats"], q["data"]
+    return dict(frames=len(frames), E=1e3 * np.sqrt(np.mean(d["abs_error"] ** 2)),
+                F=q["values"]["held-out F RMSE"]["error"], sigma_E=1e3 * float(np.mean(d["sigma"])),
+                sigma_F=float(np.mean(d["force_sigma"])), rho_frame=s["spearman_frame"],
+                rho_atom=s["spearman_atom_force"], cover_F=s["force_coverage_predictive"]["1"],
+                cover_F2=s["force_coverage_predictive"]["2"])
+
+
+def table_row(model, test_set, r):
+    return (f"| {model} | {test_set} | {r['frames']} | {r['E']:.2f} | {r['F']:.3f} | {r['sigma_E']:.2f} | "
+            f"{r['sigma_F']:.3f} | {r['rho_frame']:.2f} | {r['rho_atom']:.2f} | {r['cover_F']:.2f} / {r['cover_F2']:.2f} |")
+
+
+def sigma_picture(pot, atoms, path, title, mark=None, error=True):
+    """The cell's atoms coloured by predicted per-atom |σ_F| (left) and, with reference forces in
+    the frame, by the actual force error |ΔF| (right); ``mark``: indices ringed in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = pot.predict(atoms, forces=True, force_std=True)
+    panels = [(np.linalg.norm(r["forces_std"], axis=1), "predicted |σ_F| (eV/Å)")]
+    if error and "forces" in atoms.arrays:
+        panels.append((np.linalg.norm(r["forces"] - atoms.arrays["forces"], axis=1), "actual |ΔF| (eV/Å)"))
+    fig = plt.figure(figsize=(5.2 * len(panels), 4.4))
+    for i, (values, label) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
+        p = ax.scatter(*atoms.positions.T, c=values, cmap="viridis", s=60, depthshade=False)
+        for j in (mark or []):
+            ax.scatter(*atoms.positions[j], s=260, facecolors="none", edgecolors="r", linewidths=1.5)
+        fig.colorbar(p, ax=ax, shrink=0.7, label=label)
+        ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
