@@ -4,9 +4,10 @@
 
 What is computed (every structure with the same GPAW settings, `--reference`, so the data are
 one consistent potential-energy surface):
-  * MD: Langevin NVT (1 fs, friction 0.01/fs) of the 8-atom cubic cell at a0 and at a0 ± 1.5 %,
-    at 500, 1000 and 2000 K; 20 steps to equilibrate from the perfect lattice, then a frame every
-    4 steps (`--md-frames` in all, spread over the nine runs);
+  * MD: Langevin NVT (1.5 fs steps, friction 0.01/fs) of the 8-atom cubic cell at a0 and at
+    a0 ± 1.5 %, each at 1000 and 2000 K: six runs of 10 steps to equilibrate from the perfect
+    lattice, then a frame every 2 steps (3 fs); `--md-frames` in all (180: 30 per run, 70 steps
+    = 105 fs per run; 420 GPAW calls of 7-9 s with two MPI processes);
   * strained: 8-atom cells under random symmetric strains |ε_ij| ≤ 2 % with 0.02 Å rattles, so
     that the fit sees the strain-internal-coordinate coupling behind C44 (`--strained`).
 Every GPAW result is cached by content (references.py), so an interrupted run resumes where it
@@ -28,12 +29,20 @@ SPEC = "gpaw:ecut=600,kpts=4x4x4"
 A0 = 3.573        # PBE a0 of diamond at SPEC's cutoff (convergence.json)
 
 
-def md_frames(calc, a0, n, rng):
+RUNS = [(scale, temp) for scale in (1.0, 0.985, 1.015) for temp in (1000, 2000)]
+
+
+def md_frames(calc, a0, n, seed, runs=range(len(RUNS))):
+    """n // 6 frames from each selected MD run; each run has its own random stream, so runs may be
+    computed by separate processes (`--runs`) and assembled from the cache afterwards."""
     frames = []
-    for scale in (1.0, 0.985, 1.015):
+    for i in runs:
+        scale, temp = RUNS[i]
         cell = bulk("C", "diamond", a=a0 * scale, cubic=True)
-        md_sample(cell, calc, (500, 1000, 2000), n // 3, rng, "md", interval=4, n_equil=20, frames=frames,
-                  timestep=1.0)
+        md_sample(cell, calc, (temp,), n // len(RUNS), np.random.default_rng([seed, i]), "md", interval=2,
+                  n_equil=10, frames=frames, timestep=1.5)
+        for f in frames:
+            f.info.setdefault("lattice_scale", scale)
     return frames
 
 
@@ -52,18 +61,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reference", default=SPEC)
     ap.add_argument("--a0", type=float, default=A0)
-    ap.add_argument("--md-frames", type=int, default=270)
+    ap.add_argument("--md-frames", type=int, default=180)
     ap.add_argument("--strained", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/soapgap/references"))
     ap.add_argument("--out", default="tests/data/diamond_pbe.xyz")
+    ap.add_argument("--runs", default=None, help="compute only these MD runs (0-5, comma-separated; "
+                    "for parallel processes sharing the cache) and write nothing")
     args = ap.parse_args()
+    if args.runs is not None:
+        calc = reference_calculator(args.reference, cache=args.cache)
+        md_frames(calc, args.a0, args.md_frames, args.seed, [int(i) for i in args.runs.split(",")])
+        return
     if os.path.exists(args.out):
         raise SystemExit(f"{args.out} exists; remove it or give another --out")
     calc = reference_calculator(args.reference, cache=args.cache)
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
-    frames = strained_frames(calc, args.a0, args.strained, rng) + md_frames(calc, args.a0, args.md_frames, rng)
+    frames = strained_frames(calc, args.a0, args.strained, rng) + md_frames(calc, args.a0, args.md_frames, args.seed)
     for f in frames:
         f.info["reference"] = args.reference
     write(args.out, frames, format="extxyz")

@@ -208,6 +208,8 @@ def md_sample(atoms, calc, temperatures, n, rng, config_type, interval=10, n_equ
     """n snapshots of Langevin NVT MD (``timestep`` fs, friction 0.01/fs), spread evenly over
     `temperatures` (each run starts again from `atoms`), one every `interval` steps after
     `n_equil` steps of equilibration."""
+    from .references import ReferenceFailure
+
     frames = [] if frames is None else frames
     per_t = np.bincount(np.arange(n) % len(temperatures), minlength=len(temperatures))
     for temp, count in zip(temperatures, per_t):
@@ -219,12 +221,18 @@ def md_sample(atoms, calc, temperatures, n, rng, config_type, interval=10, n_equ
         md.calc = calc
         dyn = Langevin(md, timestep=timestep * units.fs, temperature_K=temp, friction=0.01 / units.fs,
                        fixcm=False, rng=rng)
-        dyn.run(n_equil)
-        for _ in range(count):
-            dyn.run(interval)
-            _keep(frames, md, calc, config_type)
-            frames[-1].info['temperature_K'] = float(temp)
-            md.calc = calc                  # _label detaches it; re-attach for MD
+        try:
+            dyn.run(n_equil)
+            for _ in range(count):
+                dyn.run(interval)
+                n_before = len(frames)
+                _keep(frames, md, calc, config_type)
+                if len(frames) > n_before:
+                    frames[-1].info['temperature_K'] = float(temp)
+                md.calc = calc              # _label detaches it; re-attach for MD
+        except ReferenceFailure as e:       # a step the reference cannot do ends this run, not the build
+            print(f"soapgap: {config_type} MD at {temp:g} K stopped after {dyn.nsteps} steps: {e}",
+                  file=sys.stderr, flush=True)
     return frames
 
 

@@ -69,12 +69,20 @@ def main():
             return
         req = json.loads(line)
         try:
+            if _same_system(atoms, req):
+                atoms.positions = np.array(req["positions"])
+                try:
+                    reply = dict(_answer(atoms), processes=world.size)
+                except RuntimeError as exc:
+                    # GPAW keeps the symmetry of the structure it started from; an MD step away from
+                    # a perfect lattice breaks it: start afresh on this structure
+                    if "Broken symmetry" not in str(exc):
+                        raise
+                    atoms = None
             if not _same_system(atoms, req):
                 atoms = Atoms(numbers=req["numbers"], positions=req["positions"], cell=req["cell"], pbc=req["pbc"])
                 atoms.calc = _calculator(settings)
-            else:
-                atoms.positions = np.array(req["positions"])
-            reply = dict(_answer(atoms), processes=world.size)
+                reply = dict(_answer(atoms), processes=world.size)
         except Exception as exc:  # SCF not converged and the like: reported, the worker lives on
             reply = {"error": f"{type(exc).__name__}: {exc}"}
             atoms = None

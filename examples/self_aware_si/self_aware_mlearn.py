@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A self-aware silicon potential against DFT: the mlearn Si set (PBE, VASP; Zuo et al. 2020).
 
-    python examples/silicon_dft/self_aware_mlearn.py [--data ../shared/data/mlearn_Si] [--workdir si_dft]
+    python examples/self_aware_si/self_aware_mlearn.py [--data ../shared/data/mlearn_Si] [--workdir si_dft]
 
 Model 1 is trained on diamond-structure frames only (the training file's AIMD-NVT and Elastic
 groups: 64-atom cells); its predicted σ is then measured on held-out diamond frames (the test
@@ -9,8 +9,9 @@ file's AIMD-NVT and Elastic groups, in domain) and on the defects it never saw: 
 (63 atoms) and Surface (12–96 atoms) frames of both files. Model 2 also trains on the training
 file's Vacancy and Surface frames and is measured on the test file's (held out), where its σ
 should fall to the in-domain level. Per set: errors, mean σ, Spearman ρ of σ against the actual
-error (per frame for energies, per atom for forces) and force coverage. Two pictures: a vacancy
-cell coloured by each atom's predicted |σ_F| and by its actual force error, for model 1.
+error (per frame for energies, per atom for forces) and force coverage. A picture of a held-out
+vacancy cell for model 1: atoms coloured by predicted |σ_F| and by the actual force error, the
+vacancy's 3-fold neighbours ringed, and σ against the error atom by atom.
 SOAP n = 8, l = 6, 5 Å cutoff, 800 CUR sparse points; δ and noise by marginal likelihood (one
 noise per kind). About 6 minutes on 2 cores.
 """
@@ -22,6 +23,14 @@ import numpy as np
 DIAMOND = ("AIMD-NVT", "Elastic")
 GAP = ("soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=5.0 cutoff_transition_width=1.0 delta=1.0 zeta=4 "
        "n_sparse=800 sparse_method=cur_points")
+
+
+def undercoordinated(atoms, cutoff=2.6):
+    """Atoms with fewer than four neighbours within ``cutoff`` (Å): those next to the vacancy."""
+    from ase.neighborlist import neighbor_list
+
+    counts = np.bincount(neighbor_list("i", atoms, cutoff), minlength=len(atoms))
+    return [int(i) for i in np.flatnonzero(counts < 4)]
 
 
 def main():
@@ -56,9 +65,10 @@ def main():
             lines.append(table_row(name, set_name, summary(pot, frames)))
             print(lines[-1], flush=True)
         if name == "diamond only":
-            vac = sets["vacancy (all)"][0]
+            vac = sets["vacancy (held out)"][0]
             sigma_picture(pot, vac, os.path.join(a.workdir, "si_vacancy_sigma.png"),
-                          "diamond-trained GAP on a DFT vacancy cell (mlearn Si)")
+                          "diamond-trained GAP on a DFT vacancy cell (mlearn Si); ringed: 3-fold atoms",
+                          mark=undercoordinated(vac))
     out = os.path.join(a.workdir, "self_aware_dft.md")
     with open(out, "w") as fh:
         fh.write("\n".join(lines) + "\n")
