@@ -7,10 +7,9 @@ the same DFT data — elastic constants, phonons and quasi-harmonic thermal expa
 The GAP and the refitted Tersoff learn from the same frames (90 %; the other 10 % are held out
 for the test errors), so the difference between them is the functional form. REBO keeps its
 published parameters (Brenner et al. 2002, CH.rebo of Debian's lammps-data). The DFT elastic
-constants come from GPAW at the data set's cutoff (600 eV) in the primitive cell with 8×8×8
-k-points; with a warm cache (examples/diamond_dft/convergence.py ran them) nothing is recomputed.
-`--dft-phonons` adds DFT phonons at the PBE a0 (64-atom supercell, Γ-centred 2×2×2 k-points:
-minutes of GPAW).
+constants are read from <data>_elastic.json (GPAW at the data set's cutoff, 600 eV, in the
+primitive cell with 8×8×8 k-points; written by make_dft_data.py), so no DFT runs here unless
+`--dft-phonons`: DFT phonons at the PBE a0 (64-atom supercell, 2×2×2 k-points: minutes of GPAW).
 """
 import argparse
 import json
@@ -19,7 +18,6 @@ import time
 
 import numpy as np
 
-DFT_ELASTIC = "gpaw:ecut=600,kpts=8x8x8"
 DFT_PHONONS = "gpaw:ecut=600,kpts=2x2x2"      # the 64-atom supercell (k spacing as 4x4x4 on 8 atoms)
 REBO = "lammps:pair_style=rebo;pair_coeff=* * {d}/CH.rebo C;elements=C"
 GAP = ("soap n_max=8 l_max=6 atom_sigma=0.5 cutoff=3.7 cutoff_transition_width=0.7 delta=1.0 zeta=4 "
@@ -100,9 +98,10 @@ def main():
               "Tersoff (refitted)": test_errors(models["Tersoff (refitted)"], test, params["e0"])}
     print(f"fits: GAP {t_gap:.0f} s, Tersoff {t_tersoff:.0f} s; held-out errors {errors}", flush=True)
 
-    dft = reference_calculator(DFT_ELASTIC, cache=args.cache)
-    rows = {}
-    for name, calc in [("DFT (PBE)", dft), *models.items()]:
+    with open(os.path.splitext(args.data)[0] + "_elastic.json") as fh:
+        dft = json.load(fh)
+    rows = {"DFT (PBE)": {"a0": dft["a0"], **dft["elastic"]}}
+    for name, calc in models.items():
         el = elastic_constants(calc, None, "C", "diamond")["values"]
         a0 = _own_a0(calc, "C", "diamond")
         rows[name] = {"a0": a0, **{k: el[k]["model"] for k in ("C11", "C12", "C44_unrelaxed", "C44")}}

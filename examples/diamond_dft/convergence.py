@@ -18,7 +18,7 @@ from soapgap.references import reference_calculator
 from soapgap.validation import elastic_constants, equation_of_state
 
 # (ecut eV, k-points of the primitive cell): cutoff at fixed k, then k at fixed cutoff
-SETTINGS = [(400, 8), (500, 8), (600, 8), (800, 8), (600, 6), (600, 10), (600, 12)]
+SETTINGS = [(400, 8), (500, 8), (600, 8), (800, 8), (600, 6), (600, 10)]
 
 
 def main():

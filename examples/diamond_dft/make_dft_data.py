@@ -12,8 +12,12 @@ one consistent potential-energy surface):
     that the fit sees the strain-internal-coordinate coupling behind C44 (`--strained`).
 Every GPAW result is cached by content (references.py), so an interrupted run resumes where it
 stopped. The output is extended XYZ with energy, forces and virial per frame and config_type
-md/strained; its header line records the reference string.
+md/strained, each frame recording the reference string; beside it, <out>_elastic.json holds the
+PBE a0, B, C11, C12, C44⁰ and C44 at the same cutoff (primitive cell, 8×8×8 k-points; cached by
+convergence.py) and, if convergence.json is found next to this script or in --convergence, the
+convergence table, so that compare.py and the tests need no DFT.
 """
+import json
 import argparse
 import os
 import time
@@ -26,6 +30,7 @@ from soapgap.database import _keep, md_sample
 from soapgap.references import reference_calculator
 
 SPEC = "gpaw:ecut=600,kpts=4x4x4"
+ELASTIC = "gpaw:ecut=600,kpts=8x8x8"   # the same cutoff in the 2-atom primitive cell
 A0 = 3.573        # PBE a0 of diamond at SPEC's cutoff (convergence.json)
 
 
@@ -66,6 +71,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/soapgap/references"))
     ap.add_argument("--out", default="tests/data/diamond_pbe.xyz")
+    ap.add_argument("--convergence", default=os.path.dirname(os.path.abspath(__file__)),
+                    help="folder of convergence.py's convergence.json")
     ap.add_argument("--runs", default=None, help="compute only these MD runs (0-5, comma-separated; "
                     "for parallel processes sharing the cache) and write nothing")
     args = ap.parse_args()
@@ -84,6 +91,24 @@ def main():
     write(args.out, frames, format="extxyz")
     print(f"{len(frames)} frames -> {args.out} ({time.time() - t0:.0f} s, {calc.misses} GPAW runs, "
           f"{calc.hits} from the cache)")
+    write_elastic(os.path.splitext(args.out)[0] + "_elastic.json", args)
+
+
+def write_elastic(path, args):
+    from soapgap.validation import elastic_constants, equation_of_state
+
+    calc = reference_calculator(ELASTIC, cache=args.cache)
+    eos = equation_of_state(calc, None, "C", "diamond")["values"]
+    el = elastic_constants(calc, None, "C", "diamond")["values"]
+    out = {"reference": ELASTIC, "data_reference": args.reference, "a0": eos["a0"]["model"], "B": eos["B"]["model"],
+           "elastic": {k: el[k]["model"] for k in ("C11", "C12", "C44_unrelaxed", "C44")}}
+    conv = os.path.join(args.convergence, "convergence.json")
+    if os.path.exists(conv):
+        with open(conv) as fh:
+            out["convergence"] = json.load(fh)
+    with open(path, "w") as fh:
+        json.dump(out, fh, indent=1, default=float)
+    print(f"PBE elastic constants -> {path}: {out['elastic']}")
 
 
 if __name__ == "__main__":
