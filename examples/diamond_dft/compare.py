@@ -33,8 +33,11 @@ def rmse(a, b):
 
 
 def test_errors(calc, frames, e0=0.0):
-    e_ref = [f.info["energy"] / len(f) for f in frames]
-    f_ref = np.concatenate([f.arrays["forces"].ravel() for f in frames])
+    from soapgap.validation import _reference
+
+    refs = [_reference(f) for f in frames]
+    e_ref = [e / len(f) for (e, _), f in zip(refs, frames)]
+    f_ref = np.concatenate([np.asarray(f).ravel() for _, f in refs])
     e, f = [], []
     for fr in frames:
         a = fr.copy()
@@ -73,7 +76,10 @@ def main():
     ap.add_argument("--out", default="diamond_compare")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/soapgap/references"))
     ap.add_argument("--dft-phonons", action="store_true")
+    ap.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
     args = ap.parse_args()
+    if os.path.exists(os.path.join(args.out, "diamond_gap.json")) and not args.overwrite:
+        raise SystemExit(f"{args.out} holds an earlier run; give another --out or --overwrite")
     os.makedirs(args.out, exist_ok=True)
     frames = ase.io.read(args.data, ":")
     rng = np.random.default_rng(0)
@@ -84,7 +90,7 @@ def main():
 
     t0 = time.time()
     gap = soapgap.Potential.fit(train, GAP, default_sigma=SIGMA, e0_method="average", sparse_jitter=1e-8)
-    gap.save(os.path.join(args.out, "diamond_gap.json"))
+    gap.save(os.path.join(args.out, "diamond_gap.json"), overwrite=args.overwrite)
     t_gap = time.time() - t0
     t0 = time.time()
     params, report = tersoff_fit.fit(train, sigma=SIGMA)

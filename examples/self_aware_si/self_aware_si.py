@@ -7,18 +7,19 @@ cells only predicts its own error on β-tin and on defects, and a second GAP tra
     SOAPGAP_GPAW_PROCS=2 python examples/self_aware_si/self_aware_si.py --dft --workdir si_dft_gpaw
 
 Tight binding (default; tblite is Γ-point only, docs/references.md): every cell has about 64
-atoms, diamond at GFN1-xTB's own lattice constant (5.60 Å). DFT (`--dft`: GPAW, PBE, 300 eV,
-Γ-centred k-points at density 3 per Å⁻¹, 0.1 eV Fermi smearing since β-tin is a metal): the
+atoms, diamond at GFN1-xTB's own lattice constant (5.60 Å). DFT (`--dft`: GPAW, PBE, 250 eV,
+Γ-centred k-points at density 2 per Å⁻¹ (3×3×3 on the 8-atom cells, 2×2×2 on the 64-atom ones),
+0.1 eV Fermi smearing since β-tin is a metal): the
 diamond and β-tin cells have 8 atoms, the defect cells 63-65 atoms, diamond at the PBE a0
 (5.468 Å). β-tin (I4₁/amd, 4-atom cell) at a = 4.686, c = 2.585 Å scaled by a0/5.43.
-Training (diamond): 16 rattled (0.05-0.2 Å) and 4 strained cells (DFT: 32 and 8);
+Training (diamond): 16 rattled (0.05-0.2 Å) and 4 strained cells;
 hyperparameters by marginal likelihood (one noise scale). Test sets: rattled diamond (in
 domain); rattled β-tin; a vacancy (63 atoms), a tetrahedral interstitial (65 atoms) and a (100)
 slab (64 atoms, 10 Å vacuum), 2 rattled snapshots each (DFT: 1). Per set: errors, mean predicted
 σ, Spearman of σ against the error per frame and per atom, coverage; a picture of the interstitial
 cell coloured by each atom's force σ and actual error. Reference results are cached in
 <workdir>/cache; a structure whose SCF does not converge is reported and left out. About 6
-minutes on 2 cores with tight binding, 25 with DFT.
+minutes on 2 cores with tight binding, about 15 with DFT.
 """
 import argparse
 import os
@@ -28,7 +29,7 @@ import numpy as np
 # reference, diamond a0 (Å), repeats of the 8-atom cubic cell and of the 4-atom β-tin cell for
 # the bulk sets, training frames (rattled, strained), defect snapshots
 SETTINGS = {"tb": ("tblite:GFN1-xTB", 5.60, 2, (2, 2, 4), (16, 4), 2),
-            "dft": ("gpaw:ecut=300,kpts=density=3,smearing=0.1", 5.468, 1, (1, 1, 2), (32, 8), 1)}
+            "dft": ("gpaw:ecut=250,kpts=density=2,smearing=0.1", 5.468, 1, (1, 1, 2), (16, 4), 1)}
 BETA_TIN = (4.686, 2.585)            # a, c (Å), experiment, with diamond at 5.43 Å
 
 

@@ -32,15 +32,21 @@ def calculator(params, element="C"):
 
 def _observations(frames):
     """Reference targets as flat arrays, with the per-row weights' kinds."""
+    from .validation import _reference
+
     e, f, v = [], [], []
     for i, a in enumerate(frames):
-        n = len(a)
-        if "energy" not in a.info or "forces" not in a.arrays:
-            raise ValueError(f"frame {i}: a Tersoff refit needs info['energy'] and arrays['forces']")
-        e.append(a.info["energy"] / n)
-        f.append(np.asarray(a.arrays["forces"]).ravel())
+        try:
+            energy, forces = _reference(a)
+        except RuntimeError:          # no calculator with results: nothing to fit
+            energy = forces = None
+        if energy is None or forces is None:
+            raise ValueError(f"frame {i}: a Tersoff refit needs the reference energy and forces "
+                             "(info/arrays or an extxyz calculator)")
+        e.append(energy / len(a))
+        f.append(np.asarray(forces).ravel())
         if "virial" in a.info:
-            v.append(np.asarray(a.info["virial"], float).reshape(3, 3).ravel() / n)
+            v.append(np.asarray(a.info["virial"], float).reshape(3, 3).ravel() / len(a))
     return np.array(e), np.concatenate(f), (np.concatenate(v) if v else np.zeros(0))
 
 

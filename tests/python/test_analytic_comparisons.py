@@ -60,7 +60,7 @@ def test_tersoff_refit_recovers_the_potential_that_made_the_data():
 
 def test_tersoff_refit_needs_labels():
     a = bulk("C", "diamond", a=3.57)
-    with pytest.raises(ValueError, match="frame 0.*energy"):
+    with pytest.raises(ValueError, match="frame 0: a Tersoff refit needs the reference energy"):
         tersoff_fit.fit([a])
 
 
