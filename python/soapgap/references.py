@@ -74,6 +74,18 @@ def gpaw_python():
     return None
 
 
+def _die_with_parent():
+    """Linux: the worker (or its mpiexec) gets SIGTERM when the Python that started it dies, so a
+    killed build leaves no GPAW computing on behind it."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class GPAWWorker(Calculator):
     """GPAW run by gpaw_worker.py in its own interpreter (gpaw_python()), kept alive between
     structures; $SOAPGAP_GPAW_PROCS > 1 runs it under mpiexec with that many processes. A failed
@@ -100,7 +112,8 @@ class GPAWWorker(Calculator):
             root = ["--allow-run-as-root"] if os.geteuid() == 0 and "openmpi" in launcher else []
             cmd = [launcher, "-n", str(procs), *root, *cmd]
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                     preexec_fn=_die_with_parent)
         self._send(self.settings)
 
     def _send(self, obj):
