@@ -156,7 +156,8 @@ def _gpaw(rest, spec):
     if o.get("mode", "pw") not in ("pw", "lcao"):
         raise ValueError(f"--reference {spec!r}: mode must be pw or lcao")
     k = o.get("kpts", "density=3")
-    if not (k.startswith("density=") or all(x.isdigit() for x in k.lower().split("x"))):
+    grid = k.lower().split("x")
+    if not (k.startswith("density=") or (len(grid) == 3 and all(x.isdigit() for x in grid))):
         raise ValueError(f"--reference {spec!r}: kpts must be NxNxN or density=D")
     python = gpaw_python()
     if python is None:

@@ -81,6 +81,7 @@ def test_a_failing_reference_is_reported_and_the_frame_skipped(tmp_path, capsys)
     ("lammps:pair_style=sw", "needs pair_coeff"),
     ("gpaw:mode=fd", "mode must be pw or lcao"),
     ("gpaw:ecut=300,kpts=4x4y4", "kpts must be NxNxN or density=D"),
+    ("gpaw:ecut=300,kpts=4x4", "kpts must be NxNxN or density=D"),
     ("gpaw:ecut=300,cutoff=3", "unknown key 'cutoff'"),
     ("nonsense", "use emt, tblite"),
 ])
