@@ -327,3 +327,29 @@ def test_predictive_std_adds_the_fits_noise(emt_potential, tmp_path):
     assert np.allclose(calc.results["forces_std"], pred["forces_std"])
     emt_potential.save(tmp_path / "m.xml")
     assert soapgap.Potential.load(tmp_path / "m.xml").noise() is None  # GAP XML: no noise model (nor R)
+
+
+def test_self_aware_summary_and_picture(emt_potential, emt_test, tmp_path):
+    """The helpers of the self-aware examples: the summary row agrees with the predictions it
+    summarises, and the picture is drawn from frames read back from extxyz (reference forces in
+    a calculator, not in arrays)."""
+    import ase.io
+
+    from soapgap.self_aware import sigma_picture, summary, table_row
+
+    frames = emt_test[:4]
+    r = summary(emt_potential, frames)
+    errors, sigmas = [], []
+    for f in frames:
+        p = emt_potential.predict(f, forces=True, force_std=True)
+        errors.append(p["forces"] - f.arrays["forces"])
+        sigmas.append(p["forces_std"])
+    assert r["frames"] == 4
+    assert r["F"] == pytest.approx(np.sqrt(np.mean(np.concatenate(errors) ** 2)), rel=1e-9)
+    assert r["sigma_F"] == pytest.approx(np.mean(np.concatenate(sigmas)), rel=1e-9)
+    assert table_row("m", "t", r).count("|") == 11
+    ase.io.write(tmp_path / "f.xyz", frames[0])
+    back = ase.io.read(tmp_path / "f.xyz")
+    assert "forces" not in back.arrays
+    sigma_picture(emt_potential, back, str(tmp_path / "s.png"), "test", mark=[0])
+    assert (tmp_path / "s.png").stat().st_size > 10000
