@@ -48,14 +48,9 @@ def test_errors(calc, frames, e0=0.0):
 
 
 def bands(calc, a, supercell=2):
-    from ase.lattice import FCC
-    from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
+    from soapgap.validation import band_path, force_constants
 
-    from soapgap.validation import force_constants
-
-    special = FCC(1.0).get_special_points()
-    labels = list("GXKGL")
-    qpts, conn = get_band_qpoints_and_path_connections([[special[k] for k in labels]], npoints=41)
+    qpts, conn, labels = band_path("diamond", npoints=41)
     ph = force_constants(calc, "C", "diamond", a, supercell)
     ph.run_band_structure(qpts, path_connections=conn, labels=labels)
     bs = ph.band_structure
@@ -69,7 +64,7 @@ def main():
     from soapgap import tersoff_fit
     from soapgap.references import potentials_dir, reference_calculator
     from soapgap.thermal_expansion import at_temperature, thermal_expansion
-    from soapgap.validation import _own_a0, elastic_constants
+    from soapgap.validation import elastic_constants
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="tests/data/diamond_pbe.xyz")
@@ -119,9 +114,9 @@ def main():
         dft = json.load(fh)
     rows = {"DFT (PBE)": {"a0": dft["a0"], **dft["elastic"]}}
     for name, calc in models.items():
-        el = elastic_constants(calc, None, "C", "diamond")["values"]
-        a0 = _own_a0(calc, "C", "diamond")
-        rows[name] = {"a0": a0, **{k: el[k]["model"] for k in ("C11", "C12", "C44_unrelaxed", "C44")}}
+        el = elastic_constants(calc, None, "C", "diamond")
+        rows[name] = {"a0": el["data"]["a0"]["model"],
+                      **{k: el["values"][k]["model"] for k in ("C11", "C12", "C44_unrelaxed", "C44")}}
         print(name, rows[name], flush=True)
 
     thermal, dispersion = {}, {}

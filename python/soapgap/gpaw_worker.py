@@ -37,7 +37,7 @@ def _calculator(settings):
 
 def _same_system(atoms, req):
     return (atoms is not None and len(atoms) == len(req["numbers"])
-            and np.array_equal(atoms.numbers, req["numbers"]) and np.allclose(atoms.cell[:], req["cell"], atol=0)
+            and np.array_equal(atoms.numbers, req["numbers"]) and np.array_equal(atoms.cell[:], req["cell"])
             and np.array_equal(atoms.pbc, req["pbc"]))
 
 
@@ -48,8 +48,26 @@ def _answer(atoms):
     return {"energy": e, "forces": f.tolist(), "stress": s}
 
 
-def main():
+def _evaluate(atoms, req, settings):
+    """(atoms, answer) for one request. A structure that differs from ``atoms`` only in its
+    positions reuses its calculator (wave functions start the SCF); otherwise a new one."""
     from ase import Atoms
+
+    if _same_system(atoms, req):
+        atoms.positions = np.array(req["positions"])
+        try:
+            return atoms, _answer(atoms)
+        except RuntimeError as exc:
+            # GPAW keeps the symmetry of the structure it started from; an MD step away from a
+            # perfect lattice breaks it: start afresh on this structure
+            if "Broken symmetry" not in str(exc):
+                raise
+    atoms = Atoms(numbers=req["numbers"], positions=req["positions"], cell=req["cell"], pbc=req["pbc"])
+    atoms.calc = _calculator(settings)
+    return atoms, _answer(atoms)
+
+
+def main():
     from gpaw.mpi import broadcast, world
 
     # answers go to the original stdout only; anything the libraries print goes to stderr
@@ -67,22 +85,9 @@ def main():
         line = read()
         if not line:
             return
-        req = json.loads(line)
         try:
-            if _same_system(atoms, req):
-                atoms.positions = np.array(req["positions"])
-                try:
-                    reply = dict(_answer(atoms), processes=world.size)
-                except RuntimeError as exc:
-                    # GPAW keeps the symmetry of the structure it started from; an MD step away from
-                    # a perfect lattice breaks it: start afresh on this structure
-                    if "Broken symmetry" not in str(exc):
-                        raise
-                    atoms = None
-            if not _same_system(atoms, req):
-                atoms = Atoms(numbers=req["numbers"], positions=req["positions"], cell=req["cell"], pbc=req["pbc"])
-                atoms.calc = _calculator(settings)
-                reply = dict(_answer(atoms), processes=world.size)
+            atoms, answer = _evaluate(atoms, json.loads(line), settings)
+            reply = dict(answer, processes=world.size)
         except Exception as exc:  # SCF not converged and the like: reported, the worker lives on
             reply = {"error": f"{type(exc).__name__}: {exc}"}
             atoms = None

@@ -153,7 +153,8 @@ def elastic_constants(model_calc, reference_calc, element, lattice='fcc', a0=Non
     C44_unrelaxed (C44⁰) the one with the atoms moved homogeneously (the shear's internal
     relaxation, Kleinman). Central differences cancel any residual stress left by the a0 fit."""
     def run(calc):
-        base = bulk(element, lattice, a=_own_a0(calc, element, lattice, a0))
+        a = _own_a0(calc, element, lattice, a0)
+        base = bulk(element, lattice, a=a)
         multi = len(base) > 1
 
         def dstress(eps, relax):     # d sigma / d strain, Voigt, ASE sign (tension > 0)
@@ -172,14 +173,14 @@ def elastic_constants(model_calc, reference_calc, element, lattice='fcc', a0=Non
         out = [dn[0], 0.5 * (dn[1] + dn[2]), ds[3]]
         if multi:
             out.append(dstress(shear, False)[3])
-        return out
-    m, r = _both(model_calc, reference_calc, run)
-    r = r if r is not None else [None] * len(m)
+        return out, a
+    (m, m_a0), ref = _both(model_calc, reference_calc, run)
+    r, r_a0 = ref if ref is not None else ([None] * len(m), None)
     names = ('C11', 'C12', 'C44', 'C44_unrelaxed')[:len(m)]
     values = {n: _cmp(m[i], r[i], 'GPa') for i, n in enumerate(names)}
     if r[0] is not None:             # the tungsten study's column: RMS over C11, C12, C44
         values['elastic RMS error'] = _err_only(np.sqrt(np.mean([(m[i] - r[i]) ** 2 for i in range(3)])), 'GPa')
-    return {'values': values, 'data': {'strain': strain}}
+    return {'values': values, 'data': {'strain': strain, 'a0': {'model': m_a0, 'reference': r_a0}}}
 
 
 def force_constants(calc, element, lattice='fcc', a=None, supercell=3, displacement=0.01):
@@ -205,19 +206,25 @@ def force_constants(calc, element, lattice='fcc', a=None, supercell=3, displacem
     return ph
 
 
+def band_path(lattice, npoints=51):
+    """Phonopy q-points, path connections and labels along PATHS[lattice] through ASE's special
+    points of the primitive cell (diamond: those of fcc)."""
+    from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
+    from ase.lattice import BCC, FCC
+
+    special = (BCC if lattice == 'bcc' else FCC)(1.0).get_special_points()
+    labels = list(PATHS[lattice])
+    qpts, conn = get_band_qpoints_and_path_connections([[special[k] for k in labels]], npoints=npoints)
+    return qpts, conn, labels
+
+
 def phonons(model_calc, reference_calc, element, lattice='fcc', a0=None, supercell=3,
             npoints=51, mesh=20, displacement=0.01):
     """Phonopy band structure and DOS; RMS / max frequency error over the band path (THz).
 
     Force constants from force_constants() at each calculator's own a0, so that both are
     compared at the same reduced q-points (ASE's special points) even where their a0 differ."""
-    from phonopy.phonon.band_structure import get_band_qpoints_and_path_connections
-    from ase.lattice import BCC, FCC
-
-    special = (BCC if lattice == 'bcc' else FCC)(1.0).get_special_points()
-    labels = list(PATHS[lattice])
-    path = [[special[k] for k in labels]]
-    qpts, conn = get_band_qpoints_and_path_connections(path, npoints=npoints)
+    qpts, conn, labels = band_path(lattice, npoints)
 
     def run(calc):
         ph = force_constants(calc, element, lattice, _own_a0(calc, element, lattice, a0), supercell, displacement)
