@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Quality of the predicted errors, same data and same run: soapgap's GP σ with the given
-hyperparameters, with marginal-likelihood hyperparameters (DTC, and FITC at those), and a
-committee of 5 GAPs (the usual alternative), on held-out frames in domain and out of domain.
+hyperparameters, with marginal-likelihood hyperparameters (DTC, FITC at those, the
+subset-of-regressors σ, and force noise by |F| bins), and a committee of 5 GAPs (the usual
+alternative), on held-out frames in domain and out of domain.
 
     python bench/bench_uncertainty.py [--sets emt,mlearn_Si,mlearn_Mo] [--out results.json]
 
@@ -9,7 +10,8 @@ Sets: `emt` (EMT Cu, the demo's database: in domain = a second database with ano
 domain = bcc, liquid-like and (111)-surface cells, labelled by EMT); `mlearn_Si`, `mlearn_Mo`
 (../shared/data; published mlearn GAP recipe; trained without the Vacancy and Surface groups,
 which are the out-of-domain test, in domain = the AIMD and Elastic test frames).
-σ_pred = sqrt(σ² + σ_noise²) with the model's own noise (its config_type_sigma or default_sigma); committee σ = the
+σ_pred = sqrt(σ² + σ_noise²) with the model's own noise (its config_type_sigma or default_sigma, by
+the predicted |F| with force noise bins); committee σ = the
 spread of the 5 predictions (sample std), plus the same noise. Coverage P(|err| ≤ kσ), Spearman
 ρ(σ, |err|) per frame (energy per atom) and per atom (|σ_F,i| vs |ΔF_i|); out of domain, the
 ratio of mean σ there to in domain, and Spearman over in- and out-of-domain frames together.
@@ -28,6 +30,7 @@ import soapgap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MLEARN = {"Si": (5.4, 1000, -0.79), "Mo": (5.2, 2000, -4.04)}  # cutoff, n_sparse, e0 (bench_fit_mlearn.py)
+FORCE_BINS = 5  # force noise bins (equal counts of the training |F|) of the heteroscedastic models
 
 
 def shared_data():
@@ -89,18 +92,16 @@ def mlearn_set(element):
     return train, test, ood, kw
 
 
-def noise_of(pot, frames):
-    """The model's energy and force noise for each frame (its config_type's sigma if it has one)."""
-    from soapgap.validation import _noise
-    noise, _ = _noise(pot)
-    return np.array([noise(a.info.get("config_type", "default")) for a in frames])
-
-
 class Predictions:
-    """Errors and σ of one predictor on a list of frames (energies per atom, force components)."""
+    """Errors and σ of one predictor on a list of frames (energies per atom, force components),
+    with the noise of the model `pot` (its config_type's sigmas; the force sigma of each atom's
+    predicted |F| bin if it has force noise bins)."""
 
-    def __init__(self, frames, predict):
+    def __init__(self, frames, predict, pot):
+        from soapgap.validation import _noise
+        noise, _ = _noise(pot)
         self.n, self.e_err, self.e_sd, self.f_err, self.f_sd, self.atom_err, self.atom_sd = ([] for _ in range(7))
+        self.sig_e, self.sig_f = [], []
         for a in frames:
             e, f = reference(a)
             pe, psd, pf, pfsd = predict(a)
@@ -112,15 +113,17 @@ class Predictions:
             self.f_sd.append(pfsd.ravel())
             self.atom_err.append(np.linalg.norm(pf - f, axis=1))
             self.atom_sd.append(np.linalg.norm(pfsd, axis=1))
-        self.n, self.e_err, self.e_sd = map(np.array, (self.n, self.e_err, self.e_sd))
-        for k in ("f_err", "f_sd", "atom_err", "atom_sd"):
+            sig_e, sig_f = noise(a.info.get("config_type", "default"), pf)
+            self.sig_e.append(sig_e)
+            self.sig_f.append(np.repeat(sig_f, 3))
+        self.n, self.e_err, self.e_sd, self.sig_e = map(np.array, (self.n, self.e_err, self.e_sd, self.sig_e))
+        for k in ("f_err", "f_sd", "atom_err", "atom_sd", "sig_f"):
             setattr(self, k, np.concatenate(getattr(self, k)))
 
 
-def quality(p, noise, per_atom=True):
-    sig_e, sig_f = noise[:, 0], np.repeat(noise[:, 1], 3 * p.n)
-    e_pred = np.sqrt(p.e_sd ** 2 + sig_e ** 2 / (p.n if per_atom else p.n ** 2))
-    f_pred = np.sqrt(p.f_sd ** 2 + sig_f ** 2)
+def quality(p, per_atom=True):
+    e_pred = np.sqrt(p.e_sd ** 2 + p.sig_e ** 2 / (p.n if per_atom else p.n ** 2))
+    f_pred = np.sqrt(p.f_sd ** 2 + p.sig_f ** 2)
     cov = lambda z: [round(float(np.mean(np.abs(z) <= k)), 3) for k in (1, 2, 3)]
     return {"E_rmse_meV": 1e3 * float(np.sqrt(np.mean(p.e_err ** 2))), "F_rmse": float(np.sqrt(np.mean(p.f_err ** 2))),
             "E_cov": cov(p.e_err / e_pred), "F_cov": cov(p.f_err / f_pred),
@@ -141,9 +144,9 @@ def out_of_domain(p_in, p_out):
             "spearman_atom_F_in+out": float(spearmanr(atoms_sd, atoms_err).statistic)}
 
 
-def gp_predictor(pot):
+def gp_predictor(pot, variance="dtc"):
     def predict(a):
-        r = pot.predict(a, total_std=True, force_std=True)
+        r = pot.predict(a, total_std=True, force_std=True, variance=variance)
         return r["energy"], r["energy_std"], r["forces"], r["forces_std"]
     return predict
 
@@ -167,7 +170,8 @@ def cost(pot, frames, repeat=3):
             t = min(t, time.perf_counter() - t0)
         return t
     forces = best()
-    return {"forces_s": forces, "energy_std_x": best(std=True) / forces, "force_std_x": best(force_std=True) / forces}
+    return {"forces_s": forces, "energy_std_x": best(std=True) / forces, "force_std_x": best(force_std=True) / forces,
+            "force_std_sor_x": best(force_std=True, variance="sor") / forces}
 
 
 def cross_validation(train, kw, deltas, noise_scales, folds=5, seed=0):
@@ -217,12 +221,19 @@ def run_set(name, log):
     # noise-free EMT reference, per kind (the default) for DFT data
     base = "common" if name == "emt" else "per_kind"
     ml = ml_models[base]
+    t0 = time.perf_counter()
+    binned = soapgap.Potential.fit(train, optimise_hypers=base, force_noise_bins=FORCE_BINS, **kw)
+    t_ml["binned"] = time.perf_counter() - t0
     h = ml.hyperparameters
     res["hypers"] = {mode: {"delta": m.hyperparameters["gap"][0].split("delta=")[1].split()[0],
                             "default_sigma": m.hyperparameters["default_sigma"],
                             "config_type_sigma": m.hyperparameters["config_type_sigma"],
                             "log_likelihood": [m.hyperparameters["initial_log_likelihood"], m.hyperparameters["log_likelihood"]],
                             "iterations": m.hyperparameters["iterations"]} for mode, m in ml_models.items()}
+    res["hypers"][f"{base} + {FORCE_BINS} |F| bins"] = {
+        "delta": binned.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+        "default_sigma": binned.hyperparameters["default_sigma"], "force_noise": binned.hyperparameters["force_noise"],
+        "force_sigma_per_bin": [binned.hyperparameters["default_sigma"][1] * f for f in binned.hyperparameters["force_noise"][1]]}
     res["hypers"]["given"] = {"delta": kw["gap"].split("delta=")[1].split()[0], "default_sigma": list(kw["default_sigma"])}
     ml_kw = dict(kw, gap=h["gap"], default_sigma=h["default_sigma"], e0=dict(ml.e0),  # subsets may lack the isolated atom
                  config_type_sigma=h["config_type_sigma"] or kw.get("config_type_sigma"))
@@ -237,9 +248,12 @@ def run_set(name, log):
     for label, pred, pot in (("GP σ, given hypers", gp_predictor(given), given),
                              *((f"GP σ, ML {m}", gp_predictor(p), p) for m, p in ml_models.items()),
                              (f"GP σ, FITC at ML {base}", gp_predictor(fitc), fitc),
+                             (f"SoR σ, ML {base}", gp_predictor(ml, "sor"), ml),
+                             (f"GP σ, ML {base} + |F| bins", gp_predictor(binned), binned),
+                             (f"SoR σ, ML {base} + |F| bins", gp_predictor(binned, "sor"), binned),
                              (f"committee of 5 (ML {base})", committee_predictor(members), ml)):
-        p_in, p_out = Predictions(test, pred), Predictions(ood, pred)
-        q = quality(p_in, noise_of(pot, test))
+        p_in, p_out = Predictions(test, pred, pot), Predictions(ood, pred, pot)
+        q = quality(p_in)
         q.update(out_of_domain(p_in, p_out))
         res[label] = q
         log(f"   {label:30s} E {q['E_rmse_meV']:.2f} meV/at cov {q['E_cov']}  F {q['F_rmse']:.4f} eV/Å cov {q['F_cov']}"
@@ -255,7 +269,7 @@ def run_set(name, log):
         comm_t = min(comm_t, time.perf_counter() - t0)
     res["cost"]["committee_x"] = comm_t / res["cost"]["forces_s"]
     log(f"   cost per prediction, relative to forces alone: energy σ ×{res['cost']['energy_std_x']:.2f}, "
-        f"force σ ×{res['cost']['force_std_x']:.2f}, committee of 5 ×{res['cost']['committee_x']:.2f}; "
+        f"force σ ×{res['cost']['force_std_x']:.2f} (SoR ×{res['cost']['force_std_sor_x']:.2f}), committee of 5 ×{res['cost']['committee_x']:.2f}; "
         f"fits: given {t_fit:.1f} s, with the hyperparameter search {t_ml[base]:.1f} s, committee {t_comm:.1f} s")
     return res
 

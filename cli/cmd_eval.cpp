@@ -23,6 +23,9 @@ const std::vector<OptionSpec> kSpec = {
     {"std", false, "also predict the standard deviations of the per-atom energies"},
     {"total-std", false, "with --std, also that of the total energy (O(n_env²) per frame: slow for big cells)"},
     {"force-std", false, "also the standard deviations of the forces (implies --std; with --total-std, of the virial)"},
+    {"variance", true, "the variance behind the stds: dtc (the sparse GP's posterior, with the part the sparse points "
+                       "cannot represent) or sor (subset of regressors, kᵀΣk: calibrated in domain, too small out of "
+                       "domain; docs/uncertainty.md)", "dtc"},
     {"prefix", true, "prefix of the predicted property names", "soapgap_"},
     {"energy-key", true, "reference energy property", "energy"},
     {"force-key", true, "reference force property", "forces"},
@@ -88,6 +91,9 @@ int cmd_eval(int argc, char** argv) {
   keys.default_sigma = {1, 1, 1};
   const std::string pre = a.get("prefix");
   const bool want_std = a.has("std") || a.has("force-std");
+  const std::string variance = a.get("variance");
+  if (variance != "dtc" && variance != "sor") throw Error("option --variance: dtc or sor, not '" + variance + "'");
+  const bool sor = variance == "sor";
   std::map<std::string, Errors> errs;
   long frames = 0, atoms = 0;
   while (auto s = reader.next()) {
@@ -95,6 +101,7 @@ int cmd_eval(int argc, char** argv) {
     po.variance = want_std;
     po.total_variance = want_std && a.has("total-std");
     po.force_variance = a.has("force-std");
+    po.subset_of_regressors = sor;
     const Prediction p = pot.predict(*s, po);
     const FrameTargets t = frame_targets(*s, keys);
     const int n = s->size();

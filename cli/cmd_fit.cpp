@@ -57,6 +57,9 @@ const std::vector<OptionSpec> kSpec = {
                                "kernels with f0=0, no per-frame sigmas, one rank)"},
     {"hyper-noise", true, "with --optimise-hypers, which sigmas share a scale: per_kind (energy, force, virial), "
                           "common (the given ratios kept) or per_config_type (written as config_type_sigma)", "per_kind"},
+    {"force-noise-bins", true, "with --optimise-hypers, also one force sigma per bin of the reference |F| "
+                               "(this many bins of equal counts; the model predicts with the bin of its own |F|): "
+                               "for sets that mix relaxed cells and hot MD (docs/uncertainty.md)", "1"},
     {"output", true, "model file to write (gap_fit: gp_file=): .json (soapgap, with predicted errors) or .xml (QUIP/GAP)", "soapgap_model.json"},
     {"overwrite", false, "overwrite an existing output file"},
     {"threads", true, "OpenMP threads"},
@@ -271,7 +274,11 @@ int fit_command(int argc, char** argv, const Communicator& comm) {
   if (a.has("optimise-hypers") && comm.distributed())
     throw Error("--optimise-hypers runs on one rank; run without mpirun");
   const NoiseGroups noise = parse_noise_groups(a.get("hyper-noise"));
-  Potential pot = a.has("optimise-hypers") ? fit_with_optimised_hyperparameters(frames, o, noise).model : fit(frames, o);
+  const long force_bins = a.integer("force-noise-bins");
+  if (force_bins < 1 || force_bins > 100) throw Error("option --force-noise-bins: must be between 1 and 100");
+  if (force_bins != 1 && !a.has("optimise-hypers")) throw Error("--force-noise-bins goes with --optimise-hypers");
+  Potential pot =
+      a.has("optimise-hypers") ? fit_with_optimised_hyperparameters(frames, o, noise, static_cast<int>(force_bins)).model : fit(frames, o);
   std::vector<Structure>().swap(frames);  // the writer may need the memory (large models)
   std::ostringstream cmd;
   for (int i = 1; i < argc; ++i) cmd << (i > 1 ? " " : "") << argv[i];

@@ -176,6 +176,10 @@ NB_MODULE(_soapgap, m) {
       .def_rw("seed", &FitOptions::seed)
       .def_rw("block_rows", &FitOptions::block_rows)
       .def_rw("fitc", &FitOptions::fitc)
+      .def("set_force_noise", [](FitOptions& o, const std::vector<double>& edges, const std::vector<double>& factors) {
+        o.force_noise = {edges, factors};
+        o.force_noise.check();
+      })
       .def_rw("log", &FitOptions::log)
       .def("add_baseline", [](FitOptions& o, const std::string& spec) { o.baselines.push_back(make_baseline(spec)); },
            nb::arg("spec"))
@@ -190,12 +194,13 @@ NB_MODULE(_soapgap, m) {
         return fit(frames, opt);
       }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none())
       .def_static("fit_optimising_hyperparameters", [](const std::vector<Structure>& frames, FitOptions opt,
-                                                        const Potential* sparse_from, const std::string& noise) {
+                                                        const Potential* sparse_from, const std::string& noise,
+                                                        int force_bins) {
         opt.sparse_from = sparse_from;
         HyperparameterFit r;
         {
           nb::gil_scoped_release release;
-          r = fit_with_optimised_hyperparameters(frames, opt, parse_noise_groups(noise));
+          r = fit_with_optimised_hyperparameters(frames, opt, parse_noise_groups(noise), force_bins);
         }
         nb::dict d;
         d["model"] = std::move(r.model);
@@ -204,13 +209,17 @@ NB_MODULE(_soapgap, m) {
         nb::dict cts;
         for (const auto& [ct, s] : r.options.config_type_sigma) cts[ct.c_str()] = std::vector<double>(s.begin(), s.end());
         d["config_type_sigma"] = cts;
+        if (!r.options.force_noise.empty())
+          d["force_noise"] = nb::make_tuple(r.options.force_noise.edges, r.options.force_noise.factors);
+        else
+          d["force_noise"] = nb::none();
         d["log_likelihood"] = r.optimum.log_likelihood;
         d["initial_log_likelihood"] = r.optimum.initial;
         d["refit_log_likelihood"] = r.refit_log_likelihood;
         d["iterations"] = r.optimum.iterations;
         return d;
       }, nb::arg("frames"), nb::arg("options"), nb::arg("sparse_from").none() = nb::none(),
-         nb::arg("noise") = "per_kind")
+         nb::arg("noise") = "per_kind", nb::arg("force_bins") = 1)
       .def_static("load", &load_potential, nb::arg("path"), nb::arg("gap_only") = false)
       .def("write_gap_xml", [](const Potential& p, const std::string& path, bool overwrite) { write_gap_xml(p, path, overwrite); },
            nb::arg("path"), nb::arg("overwrite") = false)
@@ -244,7 +253,7 @@ NB_MODULE(_soapgap, m) {
         return p.local_gap_variance(s, r);
       }, nb::arg("structure"), nb::arg("regularisation") = 1e-3)
       .def("predict", [](const Potential& p, const Structure& s, bool forces, bool variance, bool total_variance,
-                         bool atom_virials, bool force_variance) {
+                         bool atom_virials, bool force_variance, bool sor) {
         Prediction r;
         {
           nb::gil_scoped_release release;
@@ -254,6 +263,7 @@ NB_MODULE(_soapgap, m) {
           o.total_variance = total_variance;
           o.atom_virials = atom_virials;
           o.force_variance = force_variance;
+          o.subset_of_regressors = sor;
           r = p.predict(s, o);
         }
         nb::dict d;
@@ -274,7 +284,7 @@ NB_MODULE(_soapgap, m) {
         }
         return d;
       }, nb::arg("structure"), nb::arg("forces") = true, nb::arg("variance") = false, nb::arg("total_variance") = false,
-         nb::arg("atom_virials") = false, nb::arg("force_variance") = false);
+         nb::arg("atom_virials") = false, nb::arg("force_variance") = false, nb::arg("sor") = false);
 
   // Structure kernels (similarity layer).
   nb::class_<EnvironmentSet>(m, "EnvironmentSet")

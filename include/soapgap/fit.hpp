@@ -20,6 +20,19 @@
 
 namespace soapgap {
 
+// Force noise that grows with the force (heteroscedastic): an atom whose reference |F| lies in bin
+// b (ascending edges, eV/Å; bins [−∞, e_1), [e_1, e_2), …, [e_B−1, ∞)) has force sigma σ_F · factors[b].
+// Force errors of a GAP, and of DFT itself, grow with |F|: one σ_F for a set that mixes relaxed
+// cells and hot MD over-covers the first and under-covers the second (docs/uncertainty.md). A
+// prediction uses the bin of its own predicted |F|. Empty: one σ_F for all atoms.
+struct ForceNoiseBins {
+  std::vector<double> edges, factors;  // B − 1 edges, B factors
+  bool empty() const { return factors.empty(); }
+  int bin(double force) const;
+  void check() const;  // throws unless sizes match, edges ascend and factors are positive
+  std::string str() const;  // "e_1 … e_B−1 | f_0 … f_B−1", the model-metadata form
+};
+
 struct FitOptions {
   std::vector<std::string> gap;  // one descriptor+kernel string per term, e.g. "soap n_max=8 ... delta=0.2 zeta=4 n_sparse=200"
   std::array<double, 3> default_sigma{0.002, 0.1, 0.05};                // E (eV/atom), F (eV/Å), V (eV/atom)
@@ -32,6 +45,7 @@ struct FitOptions {
   std::string energy_key = "energy", force_key = "forces", virial_key = "virial", stress_key = "stress";
   std::string config_type_key = "config_type";
   std::string sigma_prefix = "";  // per-frame absolute sigmas: <prefix>energy_sigma, force_sigma, virial_sigma
+  ForceNoiseBins force_noise;     // force sigma by the size of the reference force (empty: constant)
   std::uint64_t seed = 0;
   int block_rows = 0;             // rows per QR block; 0 = automatic
   // Take the sparse points of this potential (e.g. a gap_fit XML) instead of selecting them;
@@ -87,6 +101,9 @@ struct FrameTargets {
   Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();
   std::array<double, 3> sigma{0, 0, 0};  // absolute sigmas actually used (E total, F, V total)
   std::string config_type = "default";
+  std::vector<int> force_bin;      // per atom, with force noise bins (ForceNoiseBins); else empty
+  Eigen::VectorXd atom_force_sigma;  // per atom, with force noise bins; else sigma[1] for all
+  double force_sigma(int atom) const { return atom_force_sigma.size() ? atom_force_sigma[atom] : sigma[1]; }
   ObservationKinds kinds() const { return {has_energy, has_forces, has_virial}; }
 };
 FrameTargets frame_targets(const Structure& s, const FitOptions& opt);

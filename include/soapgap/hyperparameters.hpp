@@ -15,8 +15,12 @@ struct HyperparameterFit {
 };
 
 // noise: which sigmas share a scale (marginal_likelihood.hpp); per config_type they are written
-// as config_type_sigma.
+// as config_type_sigma. force_bins > 1: the force sigma also gets one scale per bin of the
+// reference |F| (bins of equal counts over the training atoms), written as opt.force_noise.
 HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
-                                                     NoiseGroups noise = NoiseGroups::PerKind);
+                                                     NoiseGroups noise = NoiseGroups::PerKind, int force_bins = 1);
+
+// Edges of `bins` bins of equal counts of the reference |F| of the training atoms.
+std::vector<double> force_quantile_edges(const std::vector<Structure>& frames, const FitOptions& opt, int bins);
 
 }  // namespace soapgap

@@ -34,6 +34,9 @@ struct LikelihoodStatistics {
   static constexpr int kKinds = 3;  // energy, force, virial
   NoiseGroups noise = NoiseGroups::PerKind;
   std::vector<std::string> config_types;  // PerConfigType: fit() lists them here (group = kind + 3 · index)
+  // Force rows split by the size of their reference force (ForceNoiseBins, fit.hpp): bin 0 is the
+  // force group above; bins 1 … force_bins − 1 are groups of their own after those (not with PerConfigType).
+  int force_bins = 1;
   std::vector<Eigen::MatrixXd> R;  // upper triangular factor of each group's rows
   std::vector<Eigen::VectorXd> q;  // Q_kᵀ b_k
   std::vector<double> rho;         // |b_k|² − |q_k|²
@@ -46,10 +49,11 @@ struct LikelihoodStatistics {
 
   LikelihoodStatistics() = default;
   LikelihoodStatistics(std::vector<int> term_of_column, int n_terms, NoiseGroups noise,
-                       std::vector<std::string> config_types = {});
+                       std::vector<std::string> config_types = {}, int force_bins = 1);
   int groups() const { return static_cast<int>(n.size()); }
-  // The group of a row of this kind in a frame of this config_type (throws for an unknown one).
-  int group(int kind, const std::string& config_type) const;
+  // The group of a row of this kind in a frame of this config_type (throws for an unknown one);
+  // force rows also by their force bin.
+  int group(int kind, const std::string& config_type, int force_bin = 0) const;
   // Rows A (noise-weighted), targets b, the group of each row and its sigma.
   void add(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<const Eigen::VectorXd>& b,
            const std::vector<int>& group, const std::vector<double>& sigma);

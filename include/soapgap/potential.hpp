@@ -55,6 +55,9 @@ struct PredictOptions {
   // model acting as a baseline is evaluated on frames with species added on top of it.
   bool spectators = false;
   bool atom_virials = false;  // per-atom virials (recomputes descriptor gradients)
+  // The subset-of-regressors variance σ² = kᵀΣk instead of DTC's (no prior − Nyström term: the
+  // variance the sparse points cannot represent, which DTC's training likelihood gives to the noise).
+  bool subset_of_regressors = false;
 };
 
 class Potential {
@@ -87,8 +90,9 @@ class Potential {
  private:
   // Posterior std of observations with rows k (M x n_obs, columns against the sparse points) and
   // prior variances `prior` (DTC).
-  Eigen::VectorXd posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior) const;
-  void add_force_std(const Structure& s, const NeighbourList& nl, bool virial, Prediction& out) const;
+  Eigen::VectorXd posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior,
+                                bool subset_of_regressors) const;
+  void add_force_std(const Structure& s, const NeighbourList& nl, const PredictOptions& opt, Prediction& out) const;
 };
 
 }  // namespace soapgap

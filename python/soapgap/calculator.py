@@ -15,11 +15,12 @@ class SoapGapCalculator(Calculator):
     force_std=True (implies std) adds 'forces_std' (n×3, eV/Å) and, with total_std, 'stress_std'
     (Voigt, eV/Å³): the posterior standard deviations of the derivative observations.
     noise=True: every std is that of a new reference observation (the fit's noise added:
-    Potential.predict)."""
+    Potential.predict). variance: "dtc" (default) or "sor" (Potential.predict, docs/uncertainty.md)."""
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, potential, std=False, total_std=False, force_std=False, noise=False, **kwargs):
+    def __init__(self, potential, std=False, total_std=False, force_std=False, noise=False, variance="dtc",
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(potential, (str, os.PathLike)):
             from .potential import Potential
@@ -30,11 +31,12 @@ class SoapGapCalculator(Calculator):
         self.total_std = total_std
         self.force_std = force_std
         self.noise = noise
+        self.variance = variance
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         r = self.potential.predict(self.atoms, forces=True, std=self.std, total_std=self.total_std,
-                                   force_std=self.force_std, noise=self.noise)
+                                   force_std=self.force_std, noise=self.noise, variance=self.variance)
         self.results["energy"] = r["energy"]
         self.results["free_energy"] = r["energy"]
         self.results["energies"] = r["energies"]

@@ -16,18 +16,19 @@ def _frames(data, keys):
     return [to_structure(a, frame=i, **keys) for i, a in enumerate(data)]
 
 
-def _add_noise(out, noise, n_atoms):
-    """Stds of a new reference observation: sqrt(σ² + σ_noise²) with the fit's noise."""
+def _add_noise(out, noise, n_atoms, sig_f):
+    """Stds of a new reference observation: sqrt(σ² + σ_noise²) with the fit's noise (sig_f: the
+    force noise of each atom)."""
     if noise is None:
         raise ValueError("noise=True: this model carries no noise model (a GAP XML file); use the stds as they are")
-    sig_e, sig_f, sig_v, per_atom = noise
+    sig_e, _, sig_v, per_atom = noise
     scale = np.sqrt(n_atoms) if per_atom else 1.0
     if "energies_std" in out:
         out["energies_std"] = np.sqrt(out["energies_std"] ** 2 + (sig_e * scale) ** 2 / max(n_atoms, 1))
     if "energy_std" in out:
         out["energy_std"] = float(np.hypot(out["energy_std"], sig_e * scale))
     if "forces_std" in out:
-        out["forces_std"] = np.hypot(out["forces_std"], sig_f)
+        out["forces_std"] = np.hypot(out["forces_std"], np.asarray(sig_f)[:, None])
     if "virial_std" in out:
         out["virial_std"] = np.hypot(out["virial_std"], sig_v * scale)
 
@@ -52,7 +53,7 @@ class Potential:
             e0_method="isolated", sparse_jitter=1e-10, energy_key="energy", force_key="forces",
             virial_key="virial", stress_key="stress", config_type_key="config_type", seed=0,
             sigma_per_atom=True, sparse_from=None, baseline=None, verbose=False, optimise_hypers=False,
-            fitc=False):
+            fitc=False, force_noise=None, force_noise_bins=1):
         """Fit from an extxyz path or a list of ase.Atoms.
 
         gap: one string, gap_fit style (terms separated by ':'), or a list of term strings.
@@ -76,6 +77,13 @@ class Potential:
         of the many forces; "common" keeps them: docs/uncertainty.md. Not with fitc.
         fitc: the FITC sparse approximation instead of DTC: each observation's noise also holds the
         part of its prior variance the sparse points do not explain (docs/uncertainty.md).
+        force_noise: (edges, factors), force noise that grows with the force: an atom whose reference
+        |F| lies in bin b (ascending edges in eV/Å, len(factors) − 1 of them) has force sigma
+        σ_F·factors[b]; predictions with noise=True use the bin of the predicted |F|.
+        force_noise_bins: with optimise_hypers (per_kind or common), also find one force sigma per
+        bin of this many bins of equal counts of the training |F| (returned as
+        hyperparameters['force_noise']): for data that mix relaxed cells and hot MD, where one σ_F
+        over-covers the first and under-covers the second (docs/uncertainty.md).
         """
         from ase.data import atomic_numbers
 
@@ -102,6 +110,9 @@ class Potential:
         o.seed = int(seed)
         o.sigma_per_atom = bool(sigma_per_atom)
         o.fitc = bool(fitc)
+        if force_noise is not None:
+            edges, factors = force_noise
+            o.set_force_noise([float(x) for x in edges], [float(x) for x in factors])
         if verbose:
             o.log = lambda m: print(m, flush=True)
         for b in _baseline_list(baseline):
@@ -113,11 +124,13 @@ class Potential:
             sparse_from = Potential.load(sparse_from)
         source = sparse_from._p if sparse_from is not None else None
         if not optimise_hypers:
+            if force_noise_bins != 1:
+                raise ValueError("force_noise_bins goes with optimise_hypers (or give force_noise)")
             return cls(_soapgap.Potential.fit(frames, o, source))
         noise = "per_kind" if optimise_hypers is True else optimise_hypers
         if noise not in ("common", "per_kind", "per_config_type"):
             raise ValueError(f"optimise_hypers must be True, 'common', 'per_kind' or 'per_config_type', not {optimise_hypers!r}")
-        r = _soapgap.Potential.fit_optimising_hyperparameters(frames, o, source, noise)
+        r = _soapgap.Potential.fit_optimising_hyperparameters(frames, o, source, noise, int(force_noise_bins))
         pot = cls(r.pop("model"))
         pot.hyperparameters = r
         return pot
@@ -185,8 +198,23 @@ class Potential:
                 sig = [float(x) for x in parts[i + 1:i + 4]]
         return sig[0], sig[1], sig[2], meta.get("sigma_per_atom", "T") == "T"
 
+    def force_noise(self, forces, config_type=None):
+        """The fit's force noise σ_F (eV/Å) for atoms with these forces (n×3): self.noise()'s σ_F,
+        times the factor of each atom's |F| bin when the model has force noise bins; None for
+        models that carry no noise."""
+        base = self.noise(config_type)
+        if base is None:
+            return None
+        forces = np.asarray(forces, dtype=float).reshape(-1, 3)
+        sig = np.full(len(forces), base[1])
+        bins = self._p.metadata.get("force_noise_bins")
+        if bins:
+            edges, factors = (np.array(part.split(), dtype=float) for part in bins.split("|"))
+            sig *= factors[np.searchsorted(edges, np.linalg.norm(forces, axis=1), side="right")]
+        return sig
+
     def predict(self, atoms, forces=True, std=False, total_std=False, atom_virials=False, force_std=False,
-                noise=False):
+                noise=False, variance="dtc"):
         """Energy (eV), per-atom energies, forces (eV/Å), virial (3x3, eV, W = -V σ) and
         ASE stress (eV/Å³, Voigt xx yy zz yz xz xy).
 
@@ -207,11 +235,22 @@ class Potential:
         These are the stds of the noise-free prediction. noise=True gives those of a new reference
         observation instead, σ_pred = sqrt(σ² + σ_noise²), with the fit's own noise (self.noise()
         for atoms.info['config_type']): σ_E per atom energy, σ_E·√N for the total (σ_E without
-        per-atom sigmas), σ_F per force component, σ_V·√N for the virial (docs/uncertainty.md)."""
+        per-atom sigmas), σ_F per force component (self.force_noise(): by the predicted |F| with
+        force noise bins), σ_V·√N for the virial (docs/uncertainty.md).
+
+        variance="dtc" (default): the sparse GP's posterior, σ² = k_** − k_*ᵀK_mm⁻¹k_* + k_*ᵀΣk_*.
+        variance="sor": the subset-of-regressors part k_*ᵀΣk_* alone. DTC's training likelihood
+        counts what the sparse points cannot represent as noise, so in domain DTC's σ_pred counts it
+        twice and over-covers; the SoR σ_pred is calibrated there (with marginal-likelihood
+        hyperparameters) and ranks out-of-domain errors as well or better, but its size out of
+        domain is too small: use DTC to flag structures unlike the training data
+        (docs/uncertainty.md, measured)."""
         std = std or force_std
         if force_std and not forces:
             raise ValueError("force_std needs forces=True")
-        r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials, force_std)
+        if variance not in ("dtc", "sor"):
+            raise ValueError(f"variance must be 'dtc' or 'sor', not {variance!r}")
+        r = self._p.predict(to_structure(atoms), forces, std, total_std, atom_virials, force_std, variance == "sor")
         out = {"energy": float(r["energy"]), "energies": np.asarray(r["energies"])}
         if forces:
             out["forces"] = np.asarray(r["forces"])
@@ -232,7 +271,8 @@ class Potential:
                 w = np.asarray(r["virial_std"])
                 out["virial_std"] = w
         if noise and std:
-            _add_noise(out, self.noise(atoms.info.get("config_type", "default")), len(atoms))
+            ct = atoms.info.get("config_type", "default")
+            _add_noise(out, self.noise(ct), len(atoms), self.force_noise(out["forces"], ct) if forces else None)
         if "virial_std" in out and atoms.cell.rank == 3:
             s = out["virial_std"] / atoms.get_volume()
             out["stress_std"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
@@ -245,7 +285,8 @@ class Potential:
         For calibrated errors use predict(..., std=True), the sparse-GP posterior."""
         return np.asarray(self._p.local_gap_variance(to_structure(atoms), float(regularisation)))
 
-    def calculator(self, std=False, total_std=False, force_std=False, noise=False):
+    def calculator(self, std=False, total_std=False, force_std=False, noise=False, variance="dtc"):
         from .calculator import SoapGapCalculator
 
-        return SoapGapCalculator(self, std=std, total_std=total_std, force_std=force_std, noise=noise)
+        return SoapGapCalculator(self, std=std, total_std=total_std, force_std=force_std, noise=noise,
+                                 variance=variance)

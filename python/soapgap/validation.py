@@ -415,11 +415,11 @@ def _reference(frame):
 
 
 def _noise(potential):
-    """The fit's noise model: a function config_type -> (sigma_E, sigma_F), and whether sigma_E is
-    per atom; zeros for models without one (gap_fit XML)."""
+    """The fit's noise model: a function (config_type, predicted forces) -> (sigma_E, sigma_F of
+    each atom), and whether sigma_E is per atom; zeros for models without one (gap_fit XML)."""
     if potential.noise() is None:
-        return (lambda ct: (0.0, 0.0)), True
-    return (lambda ct: potential.noise(ct)[:2]), potential.noise()[3]
+        return (lambda ct, f: (0.0, np.zeros(len(f)))), True
+    return (lambda ct, f: (potential.noise(ct)[0], potential.force_noise(f, ct))), potential.noise()[3]
 
 
 def calibration_curve(z, levels=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)):
@@ -452,10 +452,10 @@ def uncertainty_quality(potential, frames, ks=(1, 2, 3), forces=True):
         p = potential.predict(fr, forces=True, std=True, total_std=True, force_std=forces)
         n.append(len(fr)); e_ref.append(e); e_pred.append(p['energy']); e_std.append(p['energy_std'])
         ct.append(fr.info.get('config_type', 'default'))
-        sig_e.append(noise(ct[-1])[0])
+        sig_e.append(noise(ct[-1], p['forces'])[0])
         if f is not None:
             f_ref.append(np.asarray(f)); f_pred.append(p['forces']); loc_std.append(p['energies_std'])
-            sig_f.append(np.full(3 * len(fr), noise(ct[-1])[1]))
+            sig_f.append(np.repeat(noise(ct[-1], p['forces'])[1], 3))
             if forces:
                 f_std.append(p['forces_std'])
                 f_frame.append((np.sqrt(np.mean((p['forces'] - np.asarray(f)) ** 2)), np.mean(p['forces_std'])))

@@ -47,6 +47,31 @@ void check_gap_term_keys(const Options& o) {
   o.check_keys(known);
 }
 
+int ForceNoiseBins::bin(double force) const {
+  return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), force) - edges.begin());
+}
+
+void ForceNoiseBins::check() const {
+  if (empty()) return;
+  if (edges.size() + 1 != factors.size())
+    throw Error("force noise bins: " + std::to_string(factors.size()) + " factors need " +
+                std::to_string(factors.size() - 1) + " edges, not " + std::to_string(edges.size()));
+  for (size_t b = 0; b < edges.size(); ++b)
+    if (!std::isfinite(edges[b]) || (b > 0 && !(edges[b] > edges[b - 1])))
+      throw Error("force noise bins: the edges (eV/Å) must be finite and ascending");
+  for (double f : factors)
+    if (!(f > 0 && std::isfinite(f))) throw Error("force noise bins: the factors must be positive and finite");
+}
+
+std::string ForceNoiseBins::str() const {
+  std::ostringstream o;
+  o.precision(12);
+  for (double e : edges) o << e << " ";
+  o << "|";
+  for (double f : factors) o << " " << f;
+  return o.str();
+}
+
 FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
   FrameTargets t;
   const int n = s.size();
@@ -99,6 +124,14 @@ FrameTargets frame_targets(const Structure& s, const FitOptions& opt) {
     t.has_virial = true;
   }
   if (t.has_virial) t.virial = 0.5 * (t.virial + t.virial.transpose()).eval();
+  if (t.has_forces && !opt.force_noise.empty()) {
+    t.force_bin.resize(n);
+    t.atom_force_sigma.resize(n);
+    for (int i = 0; i < n; ++i) {
+      t.force_bin[i] = opt.force_noise.bin(t.forces.row(i).norm());
+      t.atom_force_sigma[i] = t.sigma[1] * opt.force_noise.factors[t.force_bin[i]];
+    }
+  }
   for (int k = 0; k < 3; ++k) {
     const bool used = k == 0 ? t.has_energy : k == 1 ? t.has_forces : t.has_virial;
     if (used && !(t.sigma[k] > 0 && std::isfinite(t.sigma[k])))
@@ -237,6 +270,7 @@ void check_fit_inputs(const std::vector<Structure>& frames, const FitOptions& op
   if (!(opt.sparse_jitter >= 0) || !std::isfinite(opt.sparse_jitter))
     throw Error("fit: sparse_jitter must be a non-negative finite number");
   if (!std::isfinite(opt.e0_offset)) throw Error("fit: e0_offset must be a finite number");
+  opt.force_noise.check();
   for (const auto& [z, v] : opt.e0)
     if (!std::isfinite(v)) throw Error("fit: e0 for Z=" + std::to_string(z) + " must be a finite number");
   for (const auto& s : frames) s.validate();
@@ -481,7 +515,8 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
   }
   Eigen::VectorXd sigma(B.rows());
   if (kinds.energy) sigma[rE] = t.sigma[0];
-  if (kinds.forces) sigma.segment(rF, 3 * n).setConstant(t.sigma[1]);
+  if (kinds.forces)
+    for (int i = 0; i < n; ++i) sigma.segment(rF + 3 * i, 3).setConstant(t.force_sigma(i));
   if (kinds.virial) sigma.segment(rV, 6).setConstant(t.sigma[2]);
   if (fitc) {
     const Eigen::MatrixXd a = pot.L.triangularView<Eigen::Lower>().solve(B.transpose());
@@ -519,10 +554,13 @@ void add_statistics(const std::vector<Structure>& frames, const std::vector<Fram
   for (int f = f_begin; f < f_end; ++f) {
     const FrameTargets& t = targets[f];
     const long n = t.kinds().rows(frames[f].size());
+    const int rF = t.has_energy ? 1 : 0;
     for (long r = 0; r < n; ++r) {
-      const int k = r < (t.has_energy ? 1 : 0) ? 0 : r < t.kinds().virial_row(frames[f].size()) ? 1 : 2;
-      group.push_back(st.group(k, t.config_type));
-      sigma.push_back(t.sigma[k]);
+      const int k = r < rF ? 0 : r < t.kinds().virial_row(frames[f].size()) ? 1 : 2;
+      const int atom = static_cast<int>((r - rF) / 3);
+      const bool binned = k == 1 && st.force_bins > 1;
+      group.push_back(st.group(k, t.config_type, binned ? t.force_bin[atom] : 0));
+      sigma.push_back(k == 1 ? t.force_sigma(atom) : t.sigma[k]);
     }
   }
   st.add(B, b, group, sigma);
@@ -690,6 +728,7 @@ void record_settings(const FitOptions& opt, int n_frames, Potential& pot) {
   for (const auto& [ct, sg] : opt.config_type_sigma)
     cts << (cts.tellp() > 0 ? ":" : "") << ct << ":" << sg[0] << ":" << sg[1] << ":" << sg[2];
   if (!opt.config_type_sigma.empty()) pot.metadata["config_type_sigma"] = cts.str();
+  if (!opt.force_noise.empty()) pot.metadata["force_noise_bins"] = opt.force_noise.str();
   pot.metadata["n_frames"] = std::to_string(n_frames);
   pot.metadata["seed"] = std::to_string(opt.seed);
   std::string gap;
@@ -758,7 +797,8 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     if (noise == NoiseGroups::PerConfigType)
       for (const auto& t : targets)
         if (std::find(cts.begin(), cts.end(), t.config_type) == cts.end()) cts.push_back(t.config_type);
-    *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()), noise, std::move(cts));
+    *opt.statistics = LikelihoodStatistics(std::move(term_of_column), static_cast<int>(opt.gap.size()), noise, std::move(cts),
+                                           opt.statistics->force_bins);
     // K_mm without its round-off negative eigenvalues: scaled by a large δ², they would outgrow the
     // jitter and end the search for the likelihood's maximum before it is reached
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(sparse_covariance(pot));

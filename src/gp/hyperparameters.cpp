@@ -1,5 +1,6 @@
 #include "soapgap/hyperparameters.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <sstream>
@@ -38,23 +39,57 @@ void check_supported(const FitOptions& opt) {
 
 }  // namespace
 
+std::vector<double> force_quantile_edges(const std::vector<Structure>& frames, const FitOptions& opt, int bins) {
+  std::vector<double> f;
+  for (const auto& s : frames) {
+    FitOptions plain = opt;
+    plain.force_noise = {};
+    const FrameTargets t = frame_targets(s, plain);
+    if (t.has_forces && s.size() > 1)
+      for (int i = 0; i < s.size(); ++i) f.push_back(t.forces.row(i).norm());
+  }
+  if (f.size() < static_cast<size_t>(10 * bins))
+    throw Error("force noise bins: " + std::to_string(bins) + " bins need at least " + std::to_string(10 * bins) +
+                " atoms with reference forces, the training set has " + std::to_string(f.size()));
+  std::sort(f.begin(), f.end());
+  std::vector<double> edges;
+  for (int b = 1; b < bins; ++b) {
+    const double e = f[f.size() * b / bins];
+    if (!edges.empty() && !(e > edges.back()))
+      throw Error("force noise bins: too many bins for the spread of the reference forces (" + std::to_string(bins) +
+                  " asked; equal |F| quantiles)");
+    edges.push_back(e);
+  }
+  return edges;
+}
+
 HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
-                                                     NoiseGroups noise) {
+                                                     NoiseGroups noise, int force_bins) {
   const auto log = [&](const std::string& m) {
     if (opt.log) opt.log(m);
   };
   check_supported(opt);
+  if (force_bins < 1) throw Error("force noise bins: at least 1");
+  if (force_bins > 1 && noise == NoiseGroups::PerConfigType)
+    throw Error("force noise bins are not combined with per_config_type noise groups: use per_kind or common");
+  if (force_bins > 1 && !opt.force_noise.empty())
+    throw Error("force noise bins are given (force_noise) and asked for (force_bins): give one of the two");
   HyperparameterFit out;
   LikelihoodStatistics st;
   st.noise = noise;
+  st.force_bins = force_bins;
   FitOptions first = opt;
   first.statistics = &st;
+  if (force_bins > 1) {
+    first.force_noise.edges = force_quantile_edges(frames, opt, force_bins);
+    first.force_noise.factors.assign(force_bins, 1.0);
+  }
   log("[hypers] fit at the starting hyperparameters");
   fit(frames, first);
   out.optimum = maximise_marginal_likelihood(st, 200, opt.log);
   const Eigen::VectorXd& x = out.optimum.theta;
   const int T = st.n_terms;
-  out.options = opt;
+  out.options = first;
   out.options.statistics = nullptr;
   std::ostringstream m;
   m.precision(6);
@@ -71,6 +106,16 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
       out.options.default_sigma[k] *= f;
       for (auto& [ct, sg] : out.options.config_type_sigma) sg[k] *= f;
       m << " sigma_" << kind[k] << " " << out.options.default_sigma[k];
+    }
+    if (force_bins > 1) {
+      // bin 0 is the force group scaled above; the others relative to it
+      const auto& edges = first.force_noise.edges;
+      m << "\n[hypers]   sigma_force by reference |F| (eV/Å):";
+      for (int b = 0; b < force_bins; ++b) {
+        out.options.force_noise.factors[b] = std::exp(0.5 * (x[T + st.group(1, "", b)] - x[T + st.group(1, "")]));
+        m << (b == 0 ? " below " + std::to_string(edges[0]) : "; from " + std::to_string(edges[b - 1])) << ": "
+          << out.options.default_sigma[1] * out.options.force_noise.factors[b];
+      }
     }
   } else {
     for (const auto& ct : st.config_types) {
@@ -91,6 +136,7 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
   final_opt.statistics = &check;
   log("[hypers] refit at the optimum");
   check.noise = noise;
+  check.force_bins = force_bins;
   out.model = fit(frames, final_opt);
   out.refit_log_likelihood = log_marginal_likelihood(check, Eigen::VectorXd::Zero(T + check.groups()));
   std::ostringstream c;

@@ -18,18 +18,26 @@ NoiseGroups parse_noise_groups(const std::string& name) {
 }
 
 LikelihoodStatistics::LikelihoodStatistics(std::vector<int> columns, int terms, NoiseGroups groups,
-                                           std::vector<std::string> cts)
-    : noise(groups), config_types(std::move(cts)), term_of_column(std::move(columns)), n_terms(terms) {
-  const int G = noise == NoiseGroups::Common    ? 1
-                : noise == NoiseGroups::PerKind ? kKinds
-                                                : kKinds * static_cast<int>(config_types.size());
+                                           std::vector<std::string> cts, int bins)
+    : noise(groups), config_types(std::move(cts)), force_bins(bins), term_of_column(std::move(columns)), n_terms(terms) {
+  if (force_bins < 1) throw Error("marginal likelihood: force_bins must be at least 1");
+  if (force_bins > 1 && noise == NoiseGroups::PerConfigType)
+    throw Error("marginal likelihood: force noise bins are not combined with per_config_type noise groups");
+  const int G = (noise == NoiseGroups::Common    ? 1
+                 : noise == NoiseGroups::PerKind ? kKinds
+                                                 : kKinds * static_cast<int>(config_types.size())) +
+                force_bins - 1;
   R.assign(G, Eigen::MatrixXd());  // allocated with a group's first row: empty groups cost nothing
   q.assign(G, Eigen::VectorXd());
   rho.assign(G, 0.0);
   n.assign(G, 0);
 }
 
-int LikelihoodStatistics::group(int kind, const std::string& config_type) const {
+int LikelihoodStatistics::group(int kind, const std::string& config_type, int force_bin) const {
+  if (kind == 1 && force_bin > 0) {
+    if (force_bin >= force_bins) throw Error("marginal likelihood: force bin " + std::to_string(force_bin) + " out of range");
+    return groups() - force_bins + force_bin;
+  }
   if (noise == NoiseGroups::Common) return 0;
   if (noise == NoiseGroups::PerKind) return kind;
   const auto it = std::find(config_types.begin(), config_types.end(), config_type);

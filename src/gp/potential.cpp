@@ -240,25 +240,31 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
   if (var) {
     out.has_std = true;
     out.energies_std = Eigen::VectorXd::Constant(n, std::nan(""));  // ghosts: NaN
-    if (centres > 0) out.energies_std.head(centres) = posterior_std(k_atoms.transpose(), prior_atoms);
+    if (centres > 0) out.energies_std.head(centres) = posterior_std(k_atoms.transpose(), prior_atoms, opt.subset_of_regressors);
     if (opt.total_variance)
-      out.energy_std = posterior_std(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total))[0];
+      out.energy_std = posterior_std(k_total.transpose(), Eigen::VectorXd::Constant(1, prior_total), opt.subset_of_regressors)[0];
     else
       out.energy_std = std::nan("");
-    if (opt.force_variance) add_force_std(s, nl, opt.total_variance, out);
+    if (opt.force_variance) add_force_std(s, nl, opt, out);
   }
   return out;
 }
 
-Eigen::VectorXd Potential::posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior) const {
-  // σ² = prior - |L⁻¹k|² + |R⁻ᵀk|² (clipped at 0: round-off where the data pin the value down)
-  const Eigen::MatrixXd a = L.triangularView<Eigen::Lower>().solve(k);
+Eigen::VectorXd Potential::posterior_std(const Eigen::Ref<const Eigen::MatrixXd>& k, const Eigen::VectorXd& prior,
+                                         bool subset_of_regressors) const {
+  // σ² = prior - |L⁻¹k|² + |R⁻ᵀk|² (clipped at 0: round-off where the data pin the value down);
+  // SoR: |R⁻ᵀk|² alone
   const Eigen::MatrixXd b = R.transpose().triangularView<Eigen::Lower>().solve(k);
-  const Eigen::VectorXd v = prior - a.colwise().squaredNorm().transpose() + b.colwise().squaredNorm().transpose();
+  Eigen::VectorXd v = b.colwise().squaredNorm().transpose();
+  if (!subset_of_regressors) {
+    const Eigen::MatrixXd a = L.triangularView<Eigen::Lower>().solve(k);
+    v += prior - a.colwise().squaredNorm().transpose();
+  }
   return v.cwiseMax(0.0).cwiseSqrt();
 }
 
-void Potential::add_force_std(const Structure& s, const NeighbourList& nl, bool virial, Prediction& out) const {
+void Potential::add_force_std(const Structure& s, const NeighbourList& nl, const PredictOptions& opt, Prediction& out) const {
+  const bool virial = opt.total_variance;
   const int n = s.size(), M = n_sparse_total();
   const ObservationKinds kinds{false, true, virial};
   RowMatrixXd B = RowMatrixXd::Zero(kinds.rows(n), M);  // −∂E/∂r rows against the sparse points
@@ -268,10 +274,10 @@ void Potential::add_force_std(const Structure& s, const NeighbourList& nl, bool 
   for (const auto& co : coordinates) {
     const DescriptorData d = co.descriptor->compute(s, nl, true);
     add_observation_rows(d, co, kinds, n, m0, B, buf);
-    prior += derivative_prior(d, co.kernel, kinds, n);
+    if (!opt.subset_of_regressors) prior += derivative_prior(d, co.kernel, kinds, n);
     m0 += co.n_sparse();
   }
-  const Eigen::VectorXd sd = posterior_std(B.transpose(), prior);
+  const Eigen::VectorXd sd = posterior_std(B.transpose(), prior, opt.subset_of_regressors);
   out.forces_std = Eigen::Map<const RowMatrixXd>(sd.data(), n, 3);
   if (virial)
     for (int k = 0, q = 3 * n; k < 3; ++k)

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "soapgap/error.hpp"
 #include "soapgap/marginal_likelihood.hpp"
 
 using namespace soapgap;
@@ -94,5 +95,44 @@ TEST_CASE("BFGS finds a stationary maximum of the marginal likelihood") {
   for (int trial = 0; trial < 20; ++trial) {
     const Eigen::VectorXd th = opt.theta + Eigen::VectorXd::NullaryExpr(5, [&] { return n(rng); });
     CHECK(log_marginal_likelihood(st, th) < best);
+  }
+}
+
+TEST_CASE("force noise bins: one noise group per |F| bin, equal to the dense Gaussian, gradients by finite differences") {
+  const Problem p = make_problem();
+  LikelihoodStatistics st(p.term, 2, NoiseGroups::PerKind, {}, 2);
+  REQUIRE(st.groups() == 4);
+  CHECK(st.group(1, "", 0) == 1);
+  CHECK(st.group(1, "", 1) == 3);
+  CHECK(st.group(2, "", 1) == 2);  // bins split force rows only
+  CHECK_THROWS_WITH_AS(st.group(1, "", 2), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(LikelihoodStatistics(p.term, 2, NoiseGroups::PerConfigType, {"a"}, 2),
+                       doctest::Contains("per_config_type"), Error);
+  st.Kmm = p.Kmm;
+  st.jitter = p.jitter;
+  // force rows alternate between the two bins
+  std::vector<int> group;
+  for (size_t i = 0; i < p.kind.size(); ++i) group.push_back(st.group(p.kind[i], "", p.kind[i] == 1 ? i % 2 : 0));
+  const Eigen::MatrixXd A = p.sigma.cwiseInverse().asDiagonal() * p.Knm;
+  const Eigen::VectorXd b = p.y.cwiseQuotient(p.sigma);
+  st.add(A, b, group, std::vector<double>(p.sigma.data(), p.sigma.data() + p.sigma.size()));
+  // the dense reference with the noise scale of each row's group
+  Problem q = p;
+  const Eigen::VectorXd th = (Eigen::VectorXd(6) << 0.3, -0.6, 0.2, -0.4, 0.9, -1.2).finished();
+  auto dense_groups = [&](const Eigen::VectorXd& t) {
+    Eigen::VectorXd scaled = p.sigma;
+    for (size_t i = 0; i < group.size(); ++i) scaled[i] *= std::exp(0.5 * t[2 + group[i]]);
+    q.sigma = scaled;
+    Eigen::VectorXd zero_noise = t.head(5);
+    zero_noise.tail(3).setZero();
+    return dense(q, zero_noise);
+  };
+  Eigen::VectorXd g;
+  CHECK(log_marginal_likelihood(st, th, &g) == doctest::Approx(dense_groups(th)).epsilon(1e-10));
+  for (int j = 0; j < 6; ++j) {
+    const double h = 1e-5;
+    Eigen::VectorXd a = th, c = th;
+    a[j] += h, c[j] -= h;
+    CHECK(g[j] == doctest::Approx((log_marginal_likelihood(st, a) - log_marginal_likelihood(st, c)) / (2 * h)).epsilon(1e-7));
   }
 }

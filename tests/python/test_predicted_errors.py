@@ -215,10 +215,11 @@ def test_cli_optimise_hypers(cli, tmp_path, emt_train):
     assert "log_marginal_likelihood" in pot._p.metadata and "delta=0.2 " not in pot._p.metadata["gap"]
 
 
-@pytest.mark.parametrize("fitc", [False, True])
-def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
+@pytest.mark.parametrize("fitc,binned", [(False, False), (True, False), (False, True)])
+def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc, binned):
     """Energies and forces in training, a subset of the environments as sparse points: the model's
-    prediction and predicted std of a test cell against the DTC / FITC formulas built densely."""
+    prediction and predicted std of a test cell against the DTC / FITC formulas built densely, and
+    the subset-of-regressors std kᵀΣk. binned: force noise by bins of the reference |F|."""
     rng = np.random.default_rng(7)
     train = []
     for _ in range(6):
@@ -232,8 +233,10 @@ def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
     sparse = [1, 4, 8, 11, 15]  # 1-based training environments (atoms, frame after frame)
     (tmp_path / "idx").write_text(" ".join(map(str, sparse)))
     sig_e, sig_f, jitter = 0.01, 0.05, 1e-8
+    bins = ([1.5, 3.0], [0.5, 1.0, 2.0]) if binned else None
     pot = soapgap.Potential.fit(train, [SOAP + f" sparse_method=index_file sparse_file={tmp_path / 'idx'}"],
-                                default_sigma=(sig_e, sig_f, 0.1), e0={"Cu": 0.0}, sparse_jitter=jitter, fitc=fitc)
+                                default_sigma=(sig_e, sig_f, 0.1), e0={"Cu": 0.0}, sparse_jitter=jitter, fitc=fitc,
+                                force_noise=bins)
     test = Atoms("Cu2", positions=[[0, 0, 0], [1.3, 1.4, 0.9]], cell=[[2.7, 0.2, 0], [0, 2.6, 0.3], [0.1, 0, 2.8]],
                  pbc=True)
     r = pot.predict(test, total_std=True, force_std=True)
@@ -246,7 +249,10 @@ def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
         fn = functionals(a, terms)[:1 + 3 * len(a)]
         obs += fn
         y += [a.info["energy"]] + list(a.arrays["forces"].ravel())
-        noise += [(sig_e * np.sqrt(len(a))) ** 2] + [sig_f ** 2] * (3 * len(a))
+        factor = np.ones(len(a))
+        if binned:
+            factor = np.array(bins[1])[np.searchsorted(bins[0], np.linalg.norm(a.arrays["forces"], axis=1), side="right")]
+        noise += [(sig_e * np.sqrt(len(a))) ** 2] + list(np.repeat((sig_f * factor) ** 2, 3))
     Knm = np.array([[covariance(o, s, terms) for s in S] for o in obs])
     Kmm = np.array([[covariance(s1, s2, terms) for s2 in S] for s1 in S]) + jitter * np.eye(len(S))
     noise = np.array(noise)
@@ -266,6 +272,17 @@ def test_sparse_gp_with_forces_equals_dense_dtc_and_fitc(tmp_path, fitc):
     assert r["energy_std"] == pytest.approx(np.sqrt(var[0]), rel=1e-5)
     assert np.allclose(r["forces_std"].ravel(), np.sqrt(var[1:1 + 3 * n]), rtol=1e-5, atol=1e-8)
     assert pot._p.metadata["sparse_approximation"] == ("fitc" if fitc else "dtc")
+    sor = pot.predict(test, total_std=True, force_std=True, variance="sor")
+    var_sor = np.einsum("ij,jk,ik->i", Ks, Sigma, Ks)
+    assert sor["energy_std"] == pytest.approx(np.sqrt(var_sor[0]), rel=1e-5)
+    assert np.allclose(sor["forces_std"].ravel(), np.sqrt(var_sor[1:1 + 3 * n]), rtol=1e-5, atol=1e-8)
+    assert np.all(sor["forces_std"] < r["forces_std"])  # without the part the sparse points cannot represent
+    if binned:
+        # the bins are used: the fit differs from one with the force noise of bin 1 everywhere
+        plain = soapgap.Potential.fit(train, [SOAP + f" sparse_method=index_file sparse_file={tmp_path / 'idx'}"],
+                                      default_sigma=(sig_e, sig_f, 0.1), e0={"Cu": 0.0}, sparse_jitter=jitter)
+        assert not np.allclose(plain.predict(test)["forces"], r["forces"], rtol=1e-3)
+        assert pot._p.metadata["force_noise_bins"].split("|")[0].split() == ["1.5", "3"]
 
 
 def test_noise_per_config_type_is_written_as_config_type_sigma(emt_train):
@@ -280,6 +297,57 @@ def test_noise_per_config_type_is_written_as_config_type_sigma(emt_train):
     assert h["refit_log_likelihood"] == pytest.approx(h["log_likelihood"], rel=1e-5)
     with pytest.raises(ValueError, match="optimise_hypers"):
         soapgap.Potential.fit(frames, gap=GAP, optimise_hypers="per_atom")
+
+
+def test_force_noise_bins_by_marginal_likelihood(emt_train, tmp_path, cli):
+    """One force sigma per bin of the reference |F| (equal counts), found with the other
+    hyperparameters; predictions with noise=True take the bin of the predicted |F|."""
+    import subprocess
+
+    import ase.io
+
+    from conftest import GAP, SIGMA
+
+    frames = [a for a in emt_train if len(a) > 1]
+    kw = dict(gap=GAP.replace("n_sparse=300", "n_sparse=100"), default_sigma=SIGMA, e0={"Cu": 0.0})
+    one = soapgap.Potential.fit(frames, optimise_hypers="common", **kw)
+    pot = soapgap.Potential.fit(frames, optimise_hypers="common", force_noise_bins=3, **kw)
+    h = pot.hyperparameters
+    edges, factors = h["force_noise"]
+    f = np.sort(np.concatenate([np.linalg.norm(a.arrays["forces"], axis=1) for a in frames]))
+    assert edges == pytest.approx([f[len(f) // 3], f[2 * len(f) // 3]])
+    assert factors[0] == 1.0 and len(factors) == 3 and len(set(np.round(factors, 6))) == 3
+    # the binned model nests the one-sigma model: its likelihood maximum cannot be lower
+    assert h["log_likelihood"] >= one.hyperparameters["log_likelihood"] - 1e-6 * abs(h["log_likelihood"])
+    assert h["refit_log_likelihood"] == pytest.approx(h["log_likelihood"], rel=1e-5)
+    atoms = frames[3]
+    r = pot.predict(atoms, force_std=True)
+    rn = pot.predict(atoms, force_std=True, noise=True)
+    sig = h["default_sigma"][1] * np.array(factors)[np.searchsorted(edges, np.linalg.norm(r["forces"], axis=1),
+                                                                    side="right")]
+    assert np.allclose(pot.force_noise(r["forces"]), sig)
+    assert np.allclose(rn["forces_std"], np.hypot(r["forces_std"], sig[:, None]))
+    pot.save(tmp_path / "m.json")
+    assert np.allclose(soapgap.Potential.load(tmp_path / "m.json").force_noise(r["forces"]), sig)
+    # refused: bins without the search, bins with per_config_type, bad bins
+    with pytest.raises(ValueError, match="optimise_hypers"):
+        soapgap.Potential.fit(frames, force_noise_bins=3, **kw)
+    with pytest.raises(Exception, match="per_config_type"):
+        soapgap.Potential.fit(frames, optimise_hypers="per_config_type", force_noise_bins=3, **kw)
+    with pytest.raises(Exception, match="ascending"):
+        soapgap.Potential.fit(frames, force_noise=([1.0, 0.5], [1, 1, 1]), **kw)
+    with pytest.raises(Exception, match="edges"):
+        soapgap.Potential.fit(frames, force_noise=([1.0], [1, 1, 1]), **kw)
+    ase.io.write(tmp_path / "train.xyz", frames[:20])
+    p = subprocess.run([cli, "fit", "--train", "train.xyz", "--gap", kw["gap"], "--e0", "Cu:0", "--force-noise-bins", "2",
+                        "--output", "x.json"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode != 0 and "--optimise-hypers" in p.stderr
+    p = subprocess.run([cli, "fit", "--train", "train.xyz", "--gap", kw["gap"], "--e0", "Cu:0", "--force-noise-bins", "2",
+                        "--optimise-hypers", "--hyper-noise", "common", "--output", "x.json"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "sigma_force by reference |F|" in p.stdout
+    assert "|" in soapgap.Potential.load(tmp_path / "x.json")._p.metadata["force_noise_bins"]
 
 
 @pytest.mark.shared_data
