@@ -20,7 +20,7 @@ struct HyperparameterFit {
 HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure>& frames, const FitOptions& opt,
                                                      NoiseGroups noise = NoiseGroups::PerKind, int force_bins = 1);
 
-// Edges of `bins` bins of equal counts of the reference |F| of the training atoms.
+// Edges of `bins` bins of equal counts of the reference |F| of the training atoms (|F| > 1e-6 eV/Å).
 std::vector<double> force_quantile_edges(const std::vector<Structure>& frames, const FitOptions& opt, int bins);
 
 }  // namespace soapgap

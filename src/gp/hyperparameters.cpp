@@ -45,8 +45,11 @@ std::vector<double> force_quantile_edges(const std::vector<Structure>& frames, c
     FitOptions plain = opt;
     plain.force_noise = {};
     const FrameTargets t = frame_targets(s, plain);
+    // forces zero by symmetry (perfect crystals) are left out: their rows carry no information
+    // about the noise (marginal_likelihood.hpp) and would make a bin of their own
     if (t.has_forces && s.size() > 1)
-      for (int i = 0; i < s.size(); ++i) f.push_back(t.forces.row(i).norm());
+      for (int i = 0; i < s.size(); ++i)
+        if (t.forces.row(i).norm() > 1e-6) f.push_back(t.forces.row(i).norm());
   }
   if (f.size() < static_cast<size_t>(10 * bins))
     throw Error("force noise bins: " + std::to_string(bins) + " bins need at least " + std::to_string(10 * bins) +
