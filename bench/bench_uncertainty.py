@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Quality of the predicted errors, same data and same run: soapgap's GP σ with the given
-hyperparameters, with marginal-likelihood hyperparameters (DTC, FITC at those, the
-subset-of-regressors σ, and force noise by |F| bins), and a committee of 5 GAPs (the usual
+hyperparameters, with marginal-likelihood hyperparameters (DTC; FITC at those and with FITC's own;
+the subset-of-regressors σ; force noise by |F| bins), and a committee of 5 GAPs (the usual
 alternative), on held-out frames in domain and out of domain.
 
     python bench/bench_uncertainty.py [--sets emt,mlearn_Si,mlearn_Mo] [--out results.json]
@@ -224,6 +224,9 @@ def run_set(name, log):
     t0 = time.perf_counter()
     binned = soapgap.Potential.fit(train, optimise_hypers=base, force_noise_bins=FORCE_BINS, **kw)
     t_ml["binned"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fitc_ml = soapgap.Potential.fit(train, optimise_hypers=base, fitc=True, **kw)  # FITC's own likelihood
+    t_ml["fitc"] = time.perf_counter() - t0
     h = ml.hyperparameters
     res["hypers"] = {mode: {"delta": m.hyperparameters["gap"][0].split("delta=")[1].split()[0],
                             "default_sigma": m.hyperparameters["default_sigma"],
@@ -234,6 +237,10 @@ def run_set(name, log):
         "delta": binned.hyperparameters["gap"][0].split("delta=")[1].split()[0],
         "default_sigma": binned.hyperparameters["default_sigma"], "force_noise": binned.hyperparameters["force_noise"],
         "force_sigma_per_bin": [binned.hyperparameters["default_sigma"][1] * f for f in binned.hyperparameters["force_noise"][1]]}
+    res["hypers"][f"FITC {base}"] = {"delta": fitc_ml.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+                                     "default_sigma": fitc_ml.hyperparameters["default_sigma"],
+                                     "log_likelihood": [fitc_ml.hyperparameters["initial_log_likelihood"],
+                                                        fitc_ml.hyperparameters["log_likelihood"]]}
     res["hypers"]["given"] = {"delta": kw["gap"].split("delta=")[1].split()[0], "default_sigma": list(kw["default_sigma"])}
     ml_kw = dict(kw, gap=h["gap"], default_sigma=h["default_sigma"], e0=dict(ml.e0),  # subsets may lack the isolated atom
                  config_type_sigma=h["config_type_sigma"] or kw.get("config_type_sigma"))
@@ -248,6 +255,7 @@ def run_set(name, log):
     for label, pred, pot in (("GP σ, given hypers", gp_predictor(given), given),
                              *((f"GP σ, ML {m}", gp_predictor(p), p) for m, p in ml_models.items()),
                              (f"GP σ, FITC at ML {base}", gp_predictor(fitc), fitc),
+                             (f"GP σ, FITC, FITC ML {base}", gp_predictor(fitc_ml), fitc_ml),
                              (f"SoR σ, ML {base}", gp_predictor(ml, "sor"), ml),
                              (f"GP σ, ML {base} + |F| bins", gp_predictor(binned), binned),
                              (f"SoR σ, ML {base} + |F| bins", gp_predictor(binned, "sor"), binned),

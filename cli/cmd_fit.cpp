@@ -53,8 +53,9 @@ const std::vector<OptionSpec> kSpec = {
     {"fitc", false, "FITC sparse approximation: each observation's noise also holds the part of its prior variance "
                     "the sparse points do not explain (default: DTC)"},
     {"optimise-hypers", false, "choose delta of every gap term and the energy/force/virial sigmas by maximising the "
-                               "sparse GP's marginal likelihood (fits twice; the given values are the start; DTC only, "
-                               "kernels with f0=0, no per-frame sigmas, one rank)"},
+                               "sparse GP's marginal likelihood (fits twice; the given values are the start; DTC, or FITC's own "
+                               "with --fitc (keeps the rows: N·M·16 bytes); kernels with f0=0, no per-frame sigmas, "
+                               "one rank)"},
     {"hyper-noise", true, "with --optimise-hypers, which sigmas share a scale: per_kind (energy, force, virial), "
                           "common (the given ratios kept) or per_config_type (written as config_type_sigma)", "per_kind"},
     {"force-noise-bins", true, "with --optimise-hypers, also one force sigma per bin of the reference |F| "

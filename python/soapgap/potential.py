@@ -74,7 +74,8 @@ class Potential:
         "per_config_type" one per kind and config_type (heteroscedastic data), written as
         config_type_sigma (default_sigma, for config_types absent from training, is kept). With
         noise-free references (EMT) per_kind may give the few energies up for a slightly better fit
-        of the many forces; "common" keeps them: docs/uncertainty.md. Not with fitc.
+        of the many forces; "common" keeps them: docs/uncertainty.md. With fitc, the FITC likelihood
+        (its rows are kept in memory, N·M·16 bytes, and refolded at every step).
         fitc: the FITC sparse approximation instead of DTC: each observation's noise also holds the
         part of its prior variance the sparse points do not explain (docs/uncertainty.md).
         force_noise: (edges, factors), force noise that grows with the force: an atom whose reference

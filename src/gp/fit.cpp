@@ -479,6 +479,24 @@ Eigen::MatrixXd sparse_covariance(const Potential& pot) {
   return Kmm;
 }
 
+// FITC's likelihood: the eigenvectors and eigenvalues (clipped at 0) of each descriptor term's
+// block of K_mm, and K_mm rebuilt from them.
+void set_fitc_eigenbasis(const Potential& pot, LikelihoodStatistics& st) {
+  const Eigen::MatrixXd Kmm = sparse_covariance(pot);
+  const Eigen::Index M = Kmm.rows();
+  st.kmm_vectors = Eigen::MatrixXd::Zero(M, M);
+  st.kmm_values = Eigen::VectorXd::Zero(M);
+  for (Eigen::Index m0 = 0; const auto& co : pot.coordinates) {
+    const Eigen::Index n = co.n_sparse();
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(Kmm.block(m0, m0, n, n));
+    st.kmm_vectors.block(m0, m0, n, n) = eig.eigenvectors();
+    st.kmm_values.segment(m0, n) = eig.eigenvalues().cwiseMax(0.0);
+    m0 += n;
+  }
+  st.Kmm = st.kmm_vectors * st.kmm_values.asDiagonal() * st.kmm_vectors.transpose();
+  st.fitc = true;
+}
+
 // L with K_mm + jitter I = L Lᵀ (block diagonal over terms). K_mm itself is not kept, so peak
 // memory counts L only.
 Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
@@ -496,20 +514,28 @@ Eigen::MatrixXd cholesky_of_kmm(const Potential& pot, double jitter) {
 // stride across pages) and b. With FITC each row's noise variance also holds the part of its prior
 // variance the sparse points do not explain, [K_nn − K_nm K_mm⁻¹ K_mn]_ii (Snelson & Ghahramani,
 // NIPS 18 (2006)): prior from the kernel (observation_rows.hpp), Nyström part |L⁻¹k_i|².
+// FITC's likelihood search also keeps each row's weight (its σ) and prior variance per descriptor
+// term (coordinate).
+struct FitcRowData {
+  Eigen::VectorXd sigma;
+  RowMatrixXd coordinate_prior;  // rows x coordinates
+};
+
 void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot, double cutoff, bool fitc,
-                RowMatrixXd& B, Eigen::VectorXd& b, KernelRowBuffers& buf) {
+                RowMatrixXd& B, Eigen::VectorXd& b, KernelRowBuffers& buf, FitcRowData* fitc_data = nullptr) {
   const int n = s.size();
   const ObservationKinds kinds = t.kinds();
   const int rE = 0, rF = kinds.force_row(0, 0), rV = kinds.virial_row(n);
   const NeighbourList nl = build_neighbour_list(s, cutoff);
-  Eigen::VectorXd prior = Eigen::VectorXd::Zero(fitc ? B.rows() : 0);
+  RowMatrixXd prior = RowMatrixXd::Zero(fitc ? B.rows() : 0, static_cast<Eigen::Index>(pot.coordinates.size()));
   int m0 = 0;
-  for (const auto& co : pot.coordinates) {
+  for (size_t c = 0; c < pot.coordinates.size(); ++c) {
+    const Coordinate& co = pot.coordinates[c];
     const DescriptorData d = co.descriptor->compute(s, nl, kinds.forces || kinds.virial);
     add_observation_rows(d, co, kinds, n, m0, B, buf);
     if (fitc && d.size() > 0) {
-      if (kinds.energy) prior[rE] += energy_prior(d, co.kernel);
-      prior.segment(rF, B.rows() - rF) += derivative_prior(d, co.kernel, kinds, n);
+      if (kinds.energy) prior(rE, c) += energy_prior(d, co.kernel);
+      prior.col(c).segment(rF, B.rows() - rF) += derivative_prior(d, co.kernel, kinds, n);
     }
     m0 += co.n_sparse();
   }
@@ -520,9 +546,10 @@ void frame_rows(const Structure& s, const FrameTargets& t, const Potential& pot,
   if (kinds.virial) sigma.segment(rV, 6).setConstant(t.sigma[2]);
   if (fitc) {
     const Eigen::MatrixXd a = pot.L.triangularView<Eigen::Lower>().solve(B.transpose());
-    const Eigen::VectorXd unexplained = (prior - a.colwise().squaredNorm().transpose()).cwiseMax(0.0);
+    const Eigen::VectorXd unexplained = (prior.rowwise().sum() - a.colwise().squaredNorm().transpose()).cwiseMax(0.0);
     sigma = (sigma.array().square() + unexplained.array()).sqrt();
   }
+  if (fitc_data) fitc_data->sigma = sigma, fitc_data->coordinate_prior = std::move(prior);
   // targets and noise weighting
   if (kinds.energy) {
     double e0sum = 0.0;
@@ -547,10 +574,9 @@ SolverMemory solver_memory(double N, double M, double P, double b) {
 
 // The rows of frames [f_begin, f_end) (stacked in B, b) into the marginal-likelihood statistics,
 // each with its kind (energy, force, virial) and sigma.
+// The noise group and given sigma of every row of frames [f_begin, f_end).
 void add_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
-                    int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b, LikelihoodStatistics& st) {
-  std::vector<int> group;
-  std::vector<double> sigma;
+                    int f_end, std::vector<int>& group, std::vector<double>& sigma, const LikelihoodStatistics& st) {
   for (int f = f_begin; f < f_end; ++f) {
     const FrameTargets& t = targets[f];
     const long n = t.kinds().rows(frames[f].size());
@@ -563,7 +589,39 @@ void add_statistics(const std::vector<Structure>& frames, const std::vector<Fram
       sigma.push_back(k == 1 ? t.force_sigma(atom) : t.sigma[k]);
     }
   }
+}
+
+void add_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
+                    int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b, LikelihoodStatistics& st) {
+  std::vector<int> group;
+  std::vector<double> sigma;
+  add_statistics(frames, targets, f_begin, f_end, group, sigma, st);
   st.add(B, b, group, sigma);
+}
+
+// FITC: the same rows unweighted (σ_i the FITC weight of the fit, FitcRowData), with their given
+// sigma, group and prior variance per gap term, kept in the statistics.
+void add_fitc_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
+                         int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b,
+                         const std::vector<FitcRowData>& data, const Potential& pot, LikelihoodStatistics& st) {
+  std::vector<int> group, term_of_coordinate;
+  std::vector<double> sigma;
+  for (int m0 = 0; const auto& co : pot.coordinates) {
+    term_of_coordinate.push_back(co.n_sparse() > 0 ? st.term_of_column[m0] : 0);
+    m0 += co.n_sparse();
+  }
+  Eigen::VectorXd weight(B.rows());
+  RowMatrixXd term_prior = RowMatrixXd::Zero(B.rows(), st.n_terms);
+  for (Eigen::Index r0 = 0, f = f_begin; f < f_end; ++f) {
+    const FitcRowData& d = data[f - f_begin];
+    const Eigen::Index n = d.sigma.size();
+    weight.segment(r0, n) = d.sigma;
+    for (Eigen::Index c = 0; c < d.coordinate_prior.cols(); ++c)
+      term_prior.block(r0, term_of_coordinate[c], n, 1) += d.coordinate_prior.col(c);
+    r0 += n;
+  }
+  add_statistics(frames, targets, f_begin, f_end, group, sigma, st);
+  st.add_fitc(weight.asDiagonal() * B, weight.cwiseProduct(b), group, sigma, term_prior);
 }
 
 std::unique_ptr<RowFactorizer> make_factorizer(const FitOptions& opt, const Communicator& comm, const Potential& pot,
@@ -633,6 +691,8 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
       Eigen::MatrixXd B(rows, M);  // every row is written by its frame
       Eigen::VectorXd b(rows);
       ExceptionCollector errors;
+      const bool fitc_statistics = opt.statistics && opt.statistics->fitc;
+      std::vector<FitcRowData> fitc_data(fitc_statistics ? f_end - f_begin : 0);
       // few large frames in a block: let the descriptor's own loops and OpenBLAS use the threads
       const bool frames_in_parallel = f_end - f_begin >= omp_get_max_threads();
       std::optional<SingleThreadedBlas> serial_blas;
@@ -643,13 +703,17 @@ TriangularFactor assemble_and_factor(const std::vector<Structure>& frames, Frame
           if (nrows[f] == 0) return;
           RowMatrixXd F = RowMatrixXd::Zero(nrows[f], M);
           Eigen::VectorXd fb = Eigen::VectorXd::Zero(nrows[f]);
-          frame_rows(frames[f], targets[f], pot, cutoff, opt.fitc, F, fb, buffers[omp_get_thread_num()]);
+          frame_rows(frames[f], targets[f], pot, cutoff, opt.fitc, F, fb, buffers[omp_get_thread_num()],
+                     fitc_statistics ? &fitc_data[f - f_begin] : nullptr);
           B.middleRows(offset[f - f_begin], nrows[f]) = F;
           b.segment(offset[f - f_begin], nrows[f]) = fb;
         });
       serial_blas.reset();  // the fold below uses OpenBLAS' threads
       errors.rethrow();
-      if (opt.statistics) add_statistics(frames, targets, f_begin, f_end, B, b, *opt.statistics);
+      if (fitc_statistics)
+        add_fitc_statistics(frames, targets, f_begin, f_end, B, b, fitc_data, pot, *opt.statistics);
+      else if (opt.statistics)
+        add_statistics(frames, targets, f_begin, f_end, B, b, *opt.statistics);
       const auto tf = Clock::now();
       rows_s += std::chrono::duration<double>(tf - tb).count();
       factor->add(std::move(B), std::move(b));
@@ -789,7 +853,6 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
   if (opt.fitc && comm.distributed()) throw Error("fit: FITC runs on one rank (no MPI yet)");
   if (opt.statistics) {
     if (comm.distributed()) throw Error("fit: marginal-likelihood statistics are collected by serial fits only");
-    if (opt.fitc) throw Error("fit: the marginal-likelihood statistics (hyperparameter optimisation) are for DTC, not FITC");
     std::vector<int> term_of_column;
     for (size_t c = 0; c < terms.size(); ++c) term_of_column.insert(term_of_column.end(), pot.coordinates[c].n_sparse(), terms[c].gap);
     std::vector<std::string> cts;  // a noise group per config_type, in order of first appearance
@@ -804,6 +867,7 @@ Potential fit(const std::vector<Structure>& frames, const FitOptions& opt) {
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(sparse_covariance(pot));
     opt.statistics->Kmm = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).asDiagonal() * eig.eigenvectors().transpose();
     opt.statistics->jitter = opt.sparse_jitter;
+    if (opt.fitc) set_fitc_eigenbasis(pot, *opt.statistics);
   }
   long total_rows = 0;
   TriangularFactor qr = assemble_and_factor(frames, share, targets, pot, opt, cutoff, comm, log, total_rows);

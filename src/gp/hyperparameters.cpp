@@ -24,9 +24,6 @@ std::string scale_delta(const std::string& term, double factor) {
 
 void check_supported(const FitOptions& opt) {
   if (opt.comm && opt.comm->distributed()) throw Error("hyperparameter optimisation runs on one rank (no MPI yet)");
-  if (opt.fitc)
-    throw Error("hyperparameter optimisation maximises the DTC likelihood: drop fitc, or refit with fitc at the "
-                "values it finds");
   if (!opt.sigma_prefix.empty())
     throw Error("hyperparameter optimisation scales default_sigma and config_type_sigma; per-frame sigmas "
                 "(sigma_prefix) are not supported with it");
@@ -41,9 +38,9 @@ void check_supported(const FitOptions& opt) {
 
 std::vector<double> force_quantile_edges(const std::vector<Structure>& frames, const FitOptions& opt, int bins) {
   std::vector<double> f;
+  FitOptions plain = opt;
+  plain.force_noise = {};
   for (const auto& s : frames) {
-    FitOptions plain = opt;
-    plain.force_noise = {};
     const FrameTargets t = frame_targets(s, plain);
     // forces zero by symmetry (perfect crystals) are left out: their rows carry no information
     // about the noise (marginal_likelihood.hpp) and would make a bin of their own
@@ -146,7 +143,7 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
   c.precision(10);
   c << "[hypers] log marginal likelihood of the refit: " << out.refit_log_likelihood;
   log(c.str());
-  out.model.metadata["hyperparameters"] = "marginal likelihood (DTC)";
+  out.model.metadata["hyperparameters"] = opt.fitc ? "marginal likelihood (FITC)" : "marginal likelihood (DTC)";
   out.model.metadata["log_marginal_likelihood"] = std::to_string(out.refit_log_likelihood);
   return out;
 }

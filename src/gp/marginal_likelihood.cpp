@@ -45,6 +45,30 @@ int LikelihoodStatistics::group(int kind, const std::string& config_type, int fo
   return kind + kKinds * static_cast<int>(it - config_types.begin());
 }
 
+void LikelihoodStatistics::add_fitc(const Eigen::Ref<const Eigen::MatrixXd>& K, const Eigen::Ref<const Eigen::VectorXd>& y,
+                                    const std::vector<int>& group, const std::vector<double>& sigma,
+                                    const Eigen::Ref<const RowMatrixXd>& term_prior) {
+  const Eigen::Index M = static_cast<Eigen::Index>(term_of_column.size());
+  if (kmm_vectors.rows() != M) throw Error("marginal likelihood (FITC): K_mm's eigenvectors must be set before rows are added");
+  const double scale = Kmm.diagonal().cwiseAbs().maxCoeff();
+  std::vector<Eigen::Index> keep;  // as add(): rows that say nothing about the hyperparameters are left out
+  for (Eigen::Index r = 0; r < K.rows(); ++r)
+    if (K.row(r).cwiseAbs().maxCoeff() > 1e-10 * scale) keep.push_back(r);
+  if (keep.empty()) return;
+  FitcBlock blk;
+  blk.K = K(keep, Eigen::all);
+  blk.z2 = (blk.K * kmm_vectors).array().square();
+  blk.prior = term_prior(keep, Eigen::all);
+  blk.y = y(keep);
+  blk.sigma2.resize(static_cast<Eigen::Index>(keep.size()));
+  for (size_t i = 0; i < keep.size(); ++i) {
+    blk.sigma2[static_cast<Eigen::Index>(i)] = sigma[keep[i]] * sigma[keep[i]];
+    blk.group.push_back(group[keep[i]]);
+    ++n[group[keep[i]]];
+  }
+  fitc_blocks.push_back(std::move(blk));
+}
+
 long LikelihoodStatistics::rows() const {
   long total = 0;
   for (long c : n) total += c;
@@ -80,7 +104,26 @@ void LikelihoodStatistics::add(const Eigen::Ref<const Eigen::MatrixXd>& A, const
   }
 }
 
+Eigen::VectorXd signal_gradient(const Eigen::MatrixXd& Rth, const Eigen::MatrixXd& Lth, const Eigen::VectorXd& alpha,
+                                const std::vector<int>& term_of_column, int n_terms, double j) {
+  const Eigen::Index M = Rth.rows();
+  const auto R = Rth.triangularView<Eigen::Upper>();
+  const Eigen::VectorXd beta = Lth.transpose() * alpha;  // whitened: L(θ)ᵀα
+  const Eigen::MatrixXd Y = R.transpose().solve(Lth);    // R⁻ᵀL(θ): (I+B)⁻¹ = YᵀY
+  // ∂/∂log a_t = ½ Σ_{m∈t} (β_m² + j α_m²) − ½ Σ_{m∈t} (1 − [(I+B)⁻¹]_mm − j Σ_mm + j [K_mm(θ)⁻¹]_mm):
+  // ∂K_mm(θ)/∂log a_t is its block t without the jitter j, Σ = (K_mm + G)⁻¹ = R⁻¹R⁻ᵀ
+  const Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(M, M));
+  const Eigen::MatrixXd Linv = Lth.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd::Identity(M, M));
+  Eigen::VectorXd g = Eigen::VectorXd::Zero(n_terms);
+  for (Eigen::Index m = 0; m < M; ++m)
+    g[term_of_column[m]] += 0.5 * (beta[m] * beta[m] + j * alpha[m] * alpha[m]) -
+                            0.5 * (1.0 - Y.col(m).squaredNorm() - j * Rinv.row(m).squaredNorm() +
+                                   j * Linv.col(m).squaredNorm());
+  return g;
+}
+
 double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::VectorXd& theta, Eigen::VectorXd* gradient) {
+  if (st.fitc) return fitc_log_marginal_likelihood(st, theta, gradient);
   const int T = st.n_terms, K = st.groups();
   const Eigen::Index M = static_cast<Eigen::Index>(st.term_of_column.size());
   if (theta.size() != T + K) throw Error("marginal likelihood: expected " + std::to_string(T + K) + " hyperparameters");
@@ -118,17 +161,7 @@ double log_marginal_likelihood(const LikelihoodStatistics& st, const Eigen::Vect
   if (gradient) {
     gradient->setZero(T + K);
     const Eigen::VectorXd alpha = R.solve(Raug.col(M).head(M));  // the weights at θ
-    const Eigen::VectorXd beta = Lth.transpose() * alpha;         // whitened: L(θ)ᵀα
-    const Eigen::MatrixXd Y = R.transpose().solve(Lth);           // R⁻ᵀL(θ): (I+B)⁻¹ = YᵀY
-    // ∂/∂log a_t = ½ Σ_{m∈t} (β_m² + j α_m²) − ½ Σ_{m∈t} (1 − [(I+B)⁻¹]_mm − j Σ_mm + j [K_mm(θ)⁻¹]_mm):
-    // ∂K_mm(θ)/∂log a_t is its block t without the jitter j, Σ = (K_mm + G)⁻¹ = R⁻¹R⁻ᵀ
-    const Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(M, M));
-    const Eigen::MatrixXd Linv = Lth.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd::Identity(M, M));
-    const double j = st.jitter;
-    for (Eigen::Index m = 0; m < M; ++m)
-      (*gradient)[st.term_of_column[m]] += 0.5 * (beta[m] * beta[m] + j * alpha[m] * alpha[m]) -
-                                           0.5 * (1.0 - Y.col(m).squaredNorm() - j * Rinv.row(m).squaredNorm() +
-                                                  j * Linv.col(m).squaredNorm());
+    gradient->head(T) = signal_gradient(Rth, Lth, alpha, st.term_of_column, T, st.jitter);
     // ∂/∂log s_k = ½|A_k D α − b_k|²/s_k − ½n_k + ½|R_k D R⁻¹|²_F/s_k,  |A_kDα − b_k|² = |R_kDα − q_k|² + ρ_k
     const Eigen::VectorXd Da = a.cwiseProduct(alpha);
     for (int k = 0; k < K; ++k) {

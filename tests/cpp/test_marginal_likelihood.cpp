@@ -136,3 +136,63 @@ TEST_CASE("force noise bins: one noise group per |F| bin, equal to the dense Gau
     CHECK(g[j] == doctest::Approx((log_marginal_likelihood(st, a) - log_marginal_likelihood(st, c)) / (2 * h)).epsilon(1e-7));
   }
 }
+
+TEST_CASE("FITC marginal likelihood equals the dense Gaussian with FITC's noise, gradients by finite differences") {
+  const Problem p = make_problem();
+  const int N = static_cast<int>(p.y.size()), M = static_cast<int>(p.term.size());
+  LikelihoodStatistics st(p.term, 2, NoiseGroups::PerKind);
+  st.jitter = p.jitter;
+  st.kmm_vectors = Eigen::MatrixXd::Zero(M, M);
+  st.kmm_values.resize(M);
+  for (const auto [m0, n] : {std::pair{0, 4}, std::pair{4, 3}}) {
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(p.Kmm.block(m0, m0, n, n));
+    st.kmm_vectors.block(m0, m0, n, n) = eig.eigenvectors();
+    st.kmm_values.segment(m0, n) = eig.eigenvalues();
+  }
+  st.Kmm = p.Kmm;
+  st.fitc = true;
+  // prior variance per term above the Nyström part: FITC's residual noise stays positive
+  RowMatrixXd prior(N, 2);
+  for (int i = 0; i < N; ++i) {
+    const Eigen::VectorXd k0 = p.Knm.row(i).head(4).transpose(), k1 = p.Knm.row(i).tail(3).transpose();
+    prior(i, 0) = k0.dot(p.Kmm.topLeftCorner(4, 4).ldlt().solve(k0)) + 0.2 + 0.01 * i;
+    prior(i, 1) = k1.dot(p.Kmm.bottomRightCorner(3, 3).ldlt().solve(k1)) + 0.1;
+  }
+  st.add_fitc(p.Knm, p.y, p.kind, std::vector<double>(p.sigma.data(), p.sigma.data() + N), prior);
+  CHECK(st.rows() == N);
+  auto dense_fitc = [&](const Eigen::VectorXd& th) {
+    Eigen::VectorXd d(M);
+    for (int m = 0; m < M; ++m) d[m] = std::exp(th[p.term[m]]);
+    const Eigen::MatrixXd Knm = p.Knm * d.asDiagonal();
+    Eigen::MatrixXd Kmm = d.cwiseSqrt().asDiagonal() * p.Kmm * d.cwiseSqrt().asDiagonal();
+    Kmm.diagonal().array() += p.jitter;
+    Eigen::MatrixXd C = Knm * Kmm.ldlt().solve(Knm.transpose());
+    for (int i = 0; i < N; ++i) {
+      double r = 0;
+      for (const auto [t, m0, n] : {std::tuple{0, 0, 4}, std::tuple{1, 4, 3}}) {
+        const Eigen::VectorXd k = Knm.row(i).segment(m0, n).transpose();
+        r += std::exp(th[t]) * prior(i, t) - k.dot(Kmm.block(m0, m0, n, n).ldlt().solve(k));
+      }
+      C(i, i) += std::exp(th[2 + p.kind[i]]) * p.sigma[i] * p.sigma[i] + r;
+    }
+    const Eigen::LLT<Eigen::MatrixXd> llt(C);
+    const double logdet = 2.0 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
+    return -0.5 * p.y.dot(llt.solve(p.y)) - 0.5 * logdet - 0.5 * N * std::log(2 * M_PI);
+  };
+  for (const Eigen::VectorXd th : {Eigen::VectorXd::Zero(5).eval(), (Eigen::VectorXd(5) << 0.7, -1.1, 0.4, -0.8, 1.3).finished()}) {
+    Eigen::VectorXd g;
+    const double v = log_marginal_likelihood(st, th, &g);
+    CHECK(v == doctest::Approx(dense_fitc(th)).epsilon(1e-10));
+    for (int j = 0; j < 5; ++j) {
+      const double h = 1e-5;
+      Eigen::VectorXd a = th, b = th;
+      a[j] += h, b[j] -= h;
+      CHECK(g[j] == doctest::Approx((log_marginal_likelihood(st, a) - log_marginal_likelihood(st, b)) / (2 * h)).epsilon(1e-7));
+    }
+  }
+  // and BFGS finds its maximum
+  const HyperOptimum opt = maximise_marginal_likelihood(st);
+  Eigen::VectorXd g;
+  CHECK(log_marginal_likelihood(st, opt.theta, &g) > opt.initial);
+  CHECK(g.cwiseAbs().maxCoeff() < 1e-4);
+}
