@@ -33,6 +33,11 @@ MLEARN = {"Si": (5.4, 1000, -0.79), "Mo": (5.2, 2000, -4.04)}  # cutoff, n_spars
 FORCE_BINS = 5  # force noise bins (equal counts of the training |F|) of the heteroscedastic models
 
 
+def delta_of(hypers):
+    """δ of the first gap term of a fit's hyperparameters."""
+    return hypers["gap"][0].split("delta=")[1].split()[0]
+
+
 def shared_data():
     for d in (os.environ.get("SOAPGAP_SHARED_DATA"), os.path.join(HERE, "..", "..", "shared", "data")):
         if d and os.path.isdir(d):
@@ -228,16 +233,16 @@ def run_set(name, log):
     fitc_ml = soapgap.Potential.fit(train, optimise_hypers=base, fitc=True, **kw)  # FITC's own likelihood
     t_ml["fitc"] = time.perf_counter() - t0
     h = ml.hyperparameters
-    res["hypers"] = {mode: {"delta": m.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+    res["hypers"] = {mode: {"delta": delta_of(m.hyperparameters),
                             "default_sigma": m.hyperparameters["default_sigma"],
                             "config_type_sigma": m.hyperparameters["config_type_sigma"],
                             "log_likelihood": [m.hyperparameters["initial_log_likelihood"], m.hyperparameters["log_likelihood"]],
                             "iterations": m.hyperparameters["iterations"]} for mode, m in ml_models.items()}
     res["hypers"][f"{base} + {FORCE_BINS} |F| bins"] = {
-        "delta": binned.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+        "delta": delta_of(binned.hyperparameters),
         "default_sigma": binned.hyperparameters["default_sigma"], "force_noise": binned.hyperparameters["force_noise"],
         "force_sigma_per_bin": [binned.hyperparameters["default_sigma"][1] * f for f in binned.hyperparameters["force_noise"][1]]}
-    res["hypers"][f"FITC {base}"] = {"delta": fitc_ml.hyperparameters["gap"][0].split("delta=")[1].split()[0],
+    res["hypers"][f"FITC {base}"] = {"delta": delta_of(fitc_ml.hyperparameters),
                                      "default_sigma": fitc_ml.hyperparameters["default_sigma"],
                                      "log_likelihood": [fitc_ml.hyperparameters["initial_log_likelihood"],
                                                         fitc_ml.hyperparameters["log_likelihood"]]}

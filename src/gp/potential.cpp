@@ -211,9 +211,9 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
           for (int a = 0; a < centres; ++a)
             for (const auto& [e, w] : shares[a]) k_atoms.row(a).segment(m0, co.n_sparse()) += w * K.row(e);
           for (int e = 0; e < ne; ++e) k_total.segment(m0, co.n_sparse()) += d.cutoff[e] * K.row(e);
-          // per-atom prior: sum over environment pairs sharing the atom
+          // per-atom prior: sum over environment pairs sharing the atom (SoR has none)
           const auto& envs_of = shares;
-          for (int a = 0; a < centres; ++a) {
+          for (int a = 0; a < centres && !opt.subset_of_regressors; ++a) {
             if (envs_of[a].empty()) continue;
             RowMatrixXd Xa(envs_of[a].size(), d.dim);
             Eigen::VectorXd wa(envs_of[a].size());
@@ -223,7 +223,7 @@ Prediction Potential::predict(const Structure& s, const NeighbourList& nl, const
             }
             prior_atoms[a] += wa.dot(co.kernel.prior(Xa, Xa) * wa);
           }
-          if (opt.total_variance) prior_total += energy_prior(d, co.kernel);
+          if (opt.total_variance && !opt.subset_of_regressors) prior_total += energy_prior(d, co.kernel);
         }
       }
       m0 += co.n_sparse();

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "soapgap/error.hpp"
@@ -46,8 +47,10 @@ LikelihoodStatistics statistics(const Problem& p) {
   return st;
 }
 
-// log N(y; 0, K_nm K_mm⁻¹ K_mn + Λ) with the N x N matrices formed explicitly
-double dense(const Problem& p, const Eigen::VectorXd& th) {
+// log N(y; 0, K_nm K_mm⁻¹ K_mn + Λ) with the N x N matrices formed explicitly; extra(i, K_nm(θ),
+// K_mm(θ)) adds to row i's noise (FITC's residual)
+using ExtraNoise = std::function<double(int, const Eigen::MatrixXd&, const Eigen::MatrixXd&)>;
+double dense(const Problem& p, const Eigen::VectorXd& th, const ExtraNoise& extra = {}) {
   const int N = static_cast<int>(p.y.size()), M = static_cast<int>(p.term.size());
   Eigen::VectorXd d(M);
   for (int m = 0; m < M; ++m) d[m] = std::exp(th[p.term[m]]);
@@ -55,7 +58,8 @@ double dense(const Problem& p, const Eigen::VectorXd& th) {
   Eigen::MatrixXd Kmm = d.cwiseSqrt().asDiagonal() * p.Kmm * d.cwiseSqrt().asDiagonal();
   Kmm.diagonal().array() += p.jitter;
   Eigen::MatrixXd C = Knm * Kmm.ldlt().solve(Knm.transpose());
-  for (int i = 0; i < N; ++i) C(i, i) += std::exp(th[2 + p.kind[i]]) * p.sigma[i] * p.sigma[i];
+  for (int i = 0; i < N; ++i)
+    C(i, i) += std::exp(th[2 + p.kind[i]]) * p.sigma[i] * p.sigma[i] + (extra ? extra(i, Knm, Kmm) : 0.0);
   const Eigen::LLT<Eigen::MatrixXd> llt(C);
   const double logdet = 2.0 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
   return -0.5 * p.y.dot(llt.solve(p.y)) - 0.5 * logdet - 0.5 * N * std::log(2 * M_PI);
@@ -161,23 +165,15 @@ TEST_CASE("FITC marginal likelihood equals the dense Gaussian with FITC's noise,
   st.add_fitc(p.Knm, p.y, p.kind, std::vector<double>(p.sigma.data(), p.sigma.data() + N), prior);
   CHECK(st.rows() == N);
   auto dense_fitc = [&](const Eigen::VectorXd& th) {
-    Eigen::VectorXd d(M);
-    for (int m = 0; m < M; ++m) d[m] = std::exp(th[p.term[m]]);
-    const Eigen::MatrixXd Knm = p.Knm * d.asDiagonal();
-    Eigen::MatrixXd Kmm = d.cwiseSqrt().asDiagonal() * p.Kmm * d.cwiseSqrt().asDiagonal();
-    Kmm.diagonal().array() += p.jitter;
-    Eigen::MatrixXd C = Knm * Kmm.ldlt().solve(Knm.transpose());
-    for (int i = 0; i < N; ++i) {
+    // FITC's residual per term: a_t p_ti − k̃_tᵀ K_mm,t(θ)⁻¹ k̃_t
+    return dense(p, th, [&](int i, const Eigen::MatrixXd& Knm, const Eigen::MatrixXd& Kmm) {
       double r = 0;
       for (const auto [t, m0, n] : {std::tuple{0, 0, 4}, std::tuple{1, 4, 3}}) {
         const Eigen::VectorXd k = Knm.row(i).segment(m0, n).transpose();
         r += std::exp(th[t]) * prior(i, t) - k.dot(Kmm.block(m0, m0, n, n).ldlt().solve(k));
       }
-      C(i, i) += std::exp(th[2 + p.kind[i]]) * p.sigma[i] * p.sigma[i] + r;
-    }
-    const Eigen::LLT<Eigen::MatrixXd> llt(C);
-    const double logdet = 2.0 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
-    return -0.5 * p.y.dot(llt.solve(p.y)) - 0.5 * logdet - 0.5 * N * std::log(2 * M_PI);
+      return r;
+    });
   };
   for (const Eigen::VectorXd th : {Eigen::VectorXd::Zero(5).eval(), (Eigen::VectorXd(5) << 0.7, -1.1, 0.4, -0.8, 1.3).finished()}) {
     Eigen::VectorXd g;
