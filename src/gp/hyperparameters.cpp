@@ -86,6 +86,14 @@ HyperparameterFit fit_with_optimised_hyperparameters(const std::vector<Structure
   }
   log("[hypers] fit at the starting hyperparameters");
   fit(frames, first);
+  if (st.fitc) {
+    std::ostringstream m;
+    m.precision(3);
+    m << "[hypers] FITC: " << st.rows() << " rows kept for the search ("
+      << 16.0 * static_cast<double>(st.rows()) * static_cast<double>(st.term_of_column.size()) / 1e6
+      << " MB), refolded at every step";
+    log(m.str());
+  }
   out.optimum = maximise_marginal_likelihood(st, 200, opt.log);
   const Eigen::VectorXd& x = out.optimum.theta;
   const int T = st.n_terms;
