@@ -70,7 +70,7 @@ struct FitOptions {
   // training row (about half the QR fold again). Serial fits only.
   bool fitc = false;
   // When set (serial fits), also accumulates the statistics of the marginal likelihood
-  // (marginal_likelihood.hpp), with the fit's K_mm factor.
+  // (marginal_likelihood.hpp), with the fit's K_mm factor; with fitc, FITC's (the rows themselves).
   LikelihoodStatistics* statistics = nullptr;
 };
 
