@@ -575,8 +575,8 @@ SolverMemory solver_memory(double N, double M, double P, double b) {
 // The rows of frames [f_begin, f_end) (stacked in B, b) into the marginal-likelihood statistics,
 // each with its kind (energy, force, virial) and sigma.
 // The noise group and given sigma of every row of frames [f_begin, f_end).
-void add_statistics(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
-                    int f_end, std::vector<int>& group, std::vector<double>& sigma, const LikelihoodStatistics& st) {
+void row_noise_groups(const std::vector<Structure>& frames, const std::vector<FrameTargets>& targets, int f_begin,
+                      int f_end, std::vector<int>& group, std::vector<double>& sigma, const LikelihoodStatistics& st) {
   for (int f = f_begin; f < f_end; ++f) {
     const FrameTargets& t = targets[f];
     const long n = t.kinds().rows(frames[f].size());
@@ -595,7 +595,7 @@ void add_statistics(const std::vector<Structure>& frames, const std::vector<Fram
                     int f_end, const Eigen::MatrixXd& B, const Eigen::VectorXd& b, LikelihoodStatistics& st) {
   std::vector<int> group;
   std::vector<double> sigma;
-  add_statistics(frames, targets, f_begin, f_end, group, sigma, st);
+  row_noise_groups(frames, targets, f_begin, f_end, group, sigma, st);
   st.add(B, b, group, sigma);
 }
 
@@ -620,7 +620,7 @@ void add_fitc_statistics(const std::vector<Structure>& frames, const std::vector
       term_prior.block(r0, term_of_coordinate[c], n, 1) += d.coordinate_prior.col(c);
     r0 += n;
   }
-  add_statistics(frames, targets, f_begin, f_end, group, sigma, st);
+  row_noise_groups(frames, targets, f_begin, f_end, group, sigma, st);
   st.add_fitc(weight.asDiagonal() * B, weight.cwiseProduct(b), group, sigma, term_prior);
 }
 

@@ -19,19 +19,16 @@ void fitc_noise(const LikelihoodStatistics& st, const FitcBlock& blk, const Eige
   const Eigen::Index n = blk.K.rows(), M = blk.K.cols();
   const int T = st.n_terms;
   const double j = st.jitter;
-  RowMatrixXd nystrom = RowMatrixXd::Zero(n, T), dnystrom = RowMatrixXd::Zero(n, T);
-  // a² Σ_e z²/(a e + j) and its a-derivative a(a e + 2j)/(a e + j)² per column, summed per term
-  Eigen::VectorXd w(M), dw(M);
+  // a² Σ_e z²/(a e + j) and a·∂/∂a of it per term: z² times the weights of each column, placed in
+  // its term's column
+  Eigen::MatrixXd w = Eigen::MatrixXd::Zero(M, T), dw = Eigen::MatrixXd::Zero(M, T);
   for (Eigen::Index m = 0; m < M; ++m) {
-    const double a = a_term[st.term_of_column[m]], d = a * st.kmm_values[m] + j;
-    w[m] = a * a / d;
-    dw[m] = a * a * (a * st.kmm_values[m] + 2 * j) / (d * d);  // a · ∂(a²/d)/∂a
+    const int t = st.term_of_column[m];
+    const double a = a_term[t], d = a * st.kmm_values[m] + j;
+    w(m, t) = a * a / d;
+    dw(m, t) = a * a * (a * st.kmm_values[m] + 2 * j) / (d * d);
   }
-  const RowMatrixXd zw = blk.z2 * w.asDiagonal(), zdw = blk.z2 * dw.asDiagonal();
-  for (Eigen::Index m = 0; m < M; ++m) {
-    nystrom.col(st.term_of_column[m]) += zw.col(m);
-    dnystrom.col(st.term_of_column[m]) += zdw.col(m);
-  }
+  const Eigen::MatrixXd nystrom = blk.z2 * w, dnystrom = blk.z2 * dw;
   lambda.resize(n);
   dlambda_da.resize(n, T);
   for (Eigen::Index i = 0; i < n; ++i) {
